@@ -1,0 +1,1 @@
+"""Evaluation of generated images: object parsing, GenEval-style rules, prompt sets and scoring."""
