@@ -36,6 +36,4 @@ def _assign(items: list[Item], objects: list[DetectedObject]) -> bool:
     if not items:
         return True
     head, rest = items[0], items[1:]
-    return any(
-        _matches(head, o) and _assign(rest, [x for x in objects if x is not o]) for o in objects
-    )
+    return any(_matches(head, o) and _assign(rest, [x for x in objects if x is not o]) for o in objects)

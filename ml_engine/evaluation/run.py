@@ -1,0 +1,52 @@
+"""Generate images for an evaluation prompt set and score them.
+
+python -m ml_engine evaluate --model diffusion --per-category 25 --seeds 4
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ml_engine.evaluation.prompts import EvalPrompt
+from ml_engine.evaluation.scoring import pass_flags, summarize
+
+
+@dataclass
+class EvaluationResult:
+    scores: dict[str, float]
+    images: list  # PIL images, prompt-major then seed
+    flags: list[bool]
+    prompts: list[EvalPrompt]
+    seeds: list[int]
+    seconds: float
+
+
+def evaluate_pipeline(
+    pipe,
+    prompts: list[EvalPrompt],
+    seeds: list[int],
+    steps: int,
+    guidance: float,
+    batch_size: int = 64,
+    progress=None,
+) -> EvaluationResult:
+    """Each prompt with each seed; a batch holds several prompts (each image keeps its own seed)."""
+    jobs = [(p, s) for p in prompts for s in seeds]
+    images, started = [], time.time()
+    for start in range(0, len(jobs), batch_size):
+        chunk = jobs[start : start + batch_size]
+        generators = _generators([s for _, s in chunk])
+        out = pipe([p.text for p, _ in chunk], num_inference_steps=steps, guidance_scale=guidance, generator=generators)
+        images.extend(out.images)
+        if progress is not None:
+            progress(len(chunk))
+    requirements = [p.requirement for p, _ in jobs]
+    flags = pass_flags(images, requirements)
+    return EvaluationResult(summarize(flags, requirements), images, flags, prompts, seeds, time.time() - started)
+
+
+def _generators(seeds: list[int]):
+    import torch
+
+    return [torch.Generator("cpu").manual_seed(s) for s in seeds]

@@ -1,0 +1,1 @@
+"""Model definitions: the Shapes autoencoder and the conditional UNet builder."""

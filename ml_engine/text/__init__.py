@@ -1,0 +1,1 @@
+"""The frozen text encoder and its caption-state cache."""

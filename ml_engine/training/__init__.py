@@ -1,0 +1,1 @@
+"""Training loops: the autoencoder (`autoencoder.py`) and the diffusion UNet (`diffusion.py`)."""

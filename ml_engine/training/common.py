@@ -1,0 +1,117 @@
+"""What every training loop shares: seeding, the learning-rate schedule, EMA weights and
+resumable checkpoints.
+
+Checkpoints hold only safetensors (model, EMA, optimizer moments) and JSON (step, RNG state,
+MLflow run id, the evaluation curve): nothing is pickled. They are written atomically to
+<cache>/runs/<name>/checkpoint, outside the repository, so a stopped run resumes where it was.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def lr_at(step: int, base_lr: float, warmup: int, max_steps: int, min_ratio: float) -> float:
+    if step < warmup:
+        return base_lr * (step + 1) / warmup
+    if min_ratio >= 1.0:
+        return base_lr
+    progress = min(1.0, (step - warmup) / max(1, max_steps - warmup))
+    return base_lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+class EMA:
+    """Exponential moving average of a model's parameters (kept in float32)."""
+
+    def __init__(self, model: torch.nn.Module, decay: float):
+        self.decay = decay
+        self.shadow = {k: v.detach().clone().float() for k, v in model.state_dict().items()}
+
+    @torch.no_grad()
+    def update(self, model: torch.nn.Module, step: int) -> None:
+        decay = min(self.decay, (1 + step) / (10 + step))  # warm start: early EMA follows the model
+        for k, v in model.state_dict().items():
+            if v.dtype.is_floating_point:
+                self.shadow[k].lerp_(v.float(), 1 - decay)
+            else:
+                self.shadow[k].copy_(v)
+
+    def copy_to(self, model: torch.nn.Module) -> None:
+        model.load_state_dict(self.shadow)
+
+
+def _optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    state = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for index, entry in state["state"].items():
+        for key, value in entry.items():
+            if torch.is_tensor(value):
+                tensors[f"{index}.{key}"] = value.contiguous()
+            else:
+                scalars[f"{index}.{key}"] = value
+    return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
+
+
+def _optimizer_state(tensors: dict[str, torch.Tensor], meta: dict) -> dict:
+    entries: dict[int, dict] = {}
+    for name, value in list(tensors.items()) + list(meta["scalars"].items()):
+        index, key = name.split(".", 1)
+        entries.setdefault(int(index), {})[key] = value
+    return {"state": entries, "param_groups": meta["param_groups"]}
+
+
+def save_checkpoint(
+    run_dir: str, model: torch.nn.Module, ema: EMA | None, optimizer: torch.optim.Optimizer, info: dict
+) -> None:
+    final = os.path.join(run_dir, "checkpoint")
+    tmp = final + ".tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, os.path.join(tmp, "model.safetensors"))
+    if ema is not None:
+        save_file(ema.shadow, os.path.join(tmp, "ema.safetensors"))
+    tensors, meta = _optimizer_tensors(optimizer)
+    save_file(tensors, os.path.join(tmp, "optimizer.safetensors"))
+    rng = {"torch": torch.get_rng_state().tolist(), "numpy": np.random.get_state()[1].tolist()}
+    with open(os.path.join(tmp, "state.json"), "w") as f:
+        json.dump({**info, "optimizer": meta, "rng": rng}, f)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(tmp, final)
+
+
+def load_checkpoint(
+    run_dir: str, model: torch.nn.Module, ema: EMA | None, optimizer: torch.optim.Optimizer
+) -> dict | None:
+    """Restore a run's last checkpoint into model/EMA/optimizer; returns its info, or None if there is none."""
+    folder = os.path.join(run_dir, "checkpoint")
+    if not os.path.isfile(os.path.join(folder, "state.json")):
+        return None
+    with open(os.path.join(folder, "state.json")) as f:
+        info = json.load(f)
+    model.load_state_dict(load_file(os.path.join(folder, "model.safetensors")))
+    if ema is not None:
+        ema.shadow = load_file(os.path.join(folder, "ema.safetensors"))
+    optimizer.load_state_dict(_optimizer_state(load_file(os.path.join(folder, "optimizer.safetensors")),
+                                               info.pop("optimizer")))  # fmt: skip
+    rng = info.pop("rng")
+    torch.set_rng_state(torch.tensor(rng["torch"], dtype=torch.uint8))
+    return info
+
+
+def autocast(device: str, enabled: bool):
+    dtype = torch.bfloat16
+    return torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=dtype, enabled=enabled)
