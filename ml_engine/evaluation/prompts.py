@@ -19,6 +19,7 @@ from ml_engine.data.captions import Item, Requirement, canonical_text, paraphras
 class EvalPrompt:
     text: str
     requirement: Requirement
+    repeat: int = 0  # > 0 when the grammar ran out of distinct prompts: the same prompt again, with other seeds
 
 
 def _two(options, rng) -> tuple:
@@ -52,24 +53,40 @@ def sample_requirement(category: str, rng: np.random.Generator) -> Requirement:
     raise ValueError(f"unknown category {category!r}")
 
 
+def _reworded(req: Requirement, rng: np.random.Generator) -> str:
+    """A paraphrase that differs from the canonical text (some rewordings happen to coincide with it)."""
+    canonical = canonical_text(req)
+    for _ in range(50):
+        text = paraphrase_text(req, rng)
+        if text != canonical:
+            return text
+    return text
+
+
 def prompt_set(
     per_category: int,
     seed: int = 0,
     categories: tuple[str, ...] = spec.CATEGORIES,
     paraphrase: bool = False,
 ) -> list[EvalPrompt]:
-    """`per_category` distinct prompts per category (fewer where the grammar has fewer)."""
+    """`per_category` prompts per category, distinct while the grammar allows (it has only 4 single-object
+    prompts, 12 two-object and 12 counting ones); after that the distinct ones repeat, to be run with other
+    seeds, so that every category is scored on the same number of images."""
     rng = np.random.default_rng(seed)
     prompts = []
     for category in categories:
+        distinct: list[EvalPrompt] = []
         seen: set[Requirement] = set()
-        for _ in range(per_category * 50):
-            if len(seen) == per_category:
+        for _ in range(per_category * 100):
+            if len(distinct) == per_category:
                 break
             req = sample_requirement(category, rng)
-            if req in seen:
-                continue
-            seen.add(req)
-            text = paraphrase_text(req, rng) if paraphrase else canonical_text(req)
-            prompts.append(EvalPrompt(text, req))
+            if req not in seen:
+                seen.add(req)
+                distinct.append(EvalPrompt(_reworded(req, rng) if paraphrase else canonical_text(req), req))
+        repeats = [
+            EvalPrompt(p.text, p.requirement, repeat=1 + i // len(distinct))
+            for i, p in enumerate(distinct * (per_category // len(distinct) + 1))
+        ][: per_category - len(distinct)]
+        prompts.extend(distinct + repeats)
     return prompts

@@ -18,7 +18,7 @@ class EvaluationResult:
     images: list  # PIL images, prompt-major then seed
     flags: list[bool]
     prompts: list[EvalPrompt]
-    seeds: list[int]
+    seeds: list[int]  # the seed of each image
     seconds: float
 
 
@@ -31,9 +31,11 @@ def evaluate_pipeline(
     batch_size: int = 64,
     progress=None,
 ) -> EvaluationResult:
-    """Each prompt with each seed; a batch holds several prompts (each image keeps its own seed)."""
-    jobs = [(p, s) for p in prompts for s in seeds]
+    """Each prompt with each seed; a batch holds several prompts (each image keeps its own seed).
+    A repeated prompt (see prompts.prompt_set) runs with seeds offset by 1000 per repeat."""
+    jobs = [(p, s + 1000 * p.repeat) for p in prompts for s in seeds]
     images, started = [], time.time()
+    used_seeds = [s for _, s in jobs]
     for start in range(0, len(jobs), batch_size):
         chunk = jobs[start : start + batch_size]
         generators = _generators([s for _, s in chunk])
@@ -43,7 +45,7 @@ def evaluate_pipeline(
             progress(len(chunk))
     requirements = [p.requirement for p, _ in jobs]
     flags = pass_flags(images, requirements)
-    return EvaluationResult(summarize(flags, requirements), images, flags, prompts, seeds, time.time() - started)
+    return EvaluationResult(summarize(flags, requirements), images, flags, prompts, used_seeds, time.time() - started)
 
 
 def _generators(seeds: list[int]):

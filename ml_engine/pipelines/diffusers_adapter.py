@@ -29,14 +29,20 @@ def latent_preview(latents: torch.Tensor) -> Image.Image | None:
     return Image.fromarray(np.ascontiguousarray(array))
 
 
+def native_size(pipe) -> int:
+    """The pixel size the pipeline's denoiser was built for (SD 1.5: 512, SDXL: 1024)."""
+    denoiser = getattr(pipe, "unet", None) or getattr(pipe, "transformer", None)
+    sample = getattr(getattr(denoiser, "config", None), "sample_size", None) or getattr(pipe, "default_sample_size", 64)
+    return int(sample) * int(getattr(pipe, "vae_scale_factor", 8) or 8)
+
+
 class DiffusersTextToImage:
     sampler_name = "diffusers default"
 
     def __init__(self, pipe, model_name: str):
         self.pipe = pipe
         self.model_name = model_name
-        size = int(getattr(pipe, "default_sample_size", 64) or 64) * int(getattr(pipe, "vae_scale_factor", 8) or 8)
-        self.supported_sizes = ((size, size),)
+        self.supported_sizes = ((native_size(pipe),) * 2,)
         self.default_steps = 20
         self.default_guidance = 7.5
 

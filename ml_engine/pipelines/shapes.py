@@ -9,7 +9,8 @@ empty caption by default).
 
 A documented DiffusionPipeline subclass rather than StableDiffusionPipeline, because the
 autoencoder is deterministic with per-channel latent normalisation (not an AutoencoderKL) and the
-text encoder is BERT-family: `DiffusionPipeline.from_pretrained(folder)` loads it as it is.
+text encoder is BERT-family. `ShapesDiffusionPipeline.from_pretrained(folder)` (or
+`DiffusionPipeline.from_pretrained(folder, custom_pipeline=...)`) loads a saved folder as it is.
 
     pipe = ShapesDiffusionPipeline.from_pretrained("ml_engine/weights/diffusion")
     pipe("a red circle to the left of a blue square", seed=0).images[0].save("out.png")

@@ -92,7 +92,8 @@ def train_autoencoder(config: AutoencoderConfig) -> str:
     ).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     os.makedirs(config.run_dir, exist_ok=True)
-    info = load_checkpoint(config.run_dir, model, None, optimizer) or {"step": 0, "curve": [], "run_id": None}
+    fresh = {"step": 0, "curve": [], "loss_curve": [], "run_id": None}
+    info = load_checkpoint(config.run_dir, model, None, optimizer) or fresh
     step = info["step"]
     data_rng = np.random.default_rng([config.seed, step])  # a resumed run continues with fresh scenes
 
@@ -123,6 +124,7 @@ def train_autoencoder(config: AutoencoderConfig) -> str:
             bar.update(1)
             if step % config.log_every == 0:
                 bar.set_postfix(loss=f"{loss.item():.4f}")
+                info.setdefault("loss_curve", []).append([step, round(loss.item(), 5)])
                 tracker.metrics({"loss": loss.item(), "lr": optimizer.param_groups[0]["lr"]}, step)
             if step % config.eval_every == 0 or step == config.max_steps:
                 model.eval()
@@ -146,7 +148,8 @@ def train_autoencoder(config: AutoencoderConfig) -> str:
     model.set_latent_stats(mean, std)
     model.save_pretrained(output)
     with open(os.path.join(output, "training.json"), "w") as f:
-        json.dump({"config": vars(config), "step": step, "curve": info["curve"]}, f, indent=1, default=str)
+        summary = {"config": vars(config), "step": step, "curve": info["curve"], "loss_curve": info.get("loss_curve")}
+        json.dump(summary, f, indent=1, default=str)
     tracker.artifact(os.path.join(output, "training.json"))
     tracker.end()
     return output

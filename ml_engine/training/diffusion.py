@@ -93,7 +93,8 @@ def train_diffusion(config: DiffusionConfig) -> str:
     noise_scheduler = training_scheduler(config.num_train_timesteps, config.beta_schedule, config.prediction_type)
     ema = EMA(unet, config.ema_decay)
     optimizer = torch.optim.AdamW(unet.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    info = load_checkpoint(config.run_dir, unet, ema, optimizer) or {"step": 0, "curve": [], "run_id": None}
+    fresh = {"step": 0, "curve": [], "loss_curve": [], "run_id": None}
+    info = load_checkpoint(config.run_dir, unet, ema, optimizer) or fresh
     step = info["step"]
     rng = np.random.default_rng([config.seed, step])
 
@@ -146,6 +147,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
                 rate = config.log_every * config.batch_size / (time.time() - seen_since_log)
                 seen_since_log = time.time()
                 bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{rate:.0f}")
+                info["loss_curve"].append([step, round(loss.item(), 5)])
                 tracker.metrics({"loss": loss.item(), "lr": optimizer.param_groups[0]["lr"], "img_per_s": rate}, step)
             if step % config.eval_every == 0:
                 evaluate_and_log()
@@ -165,7 +167,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
     output = config.output_dir or os.path.join(config.run_dir, "final")
     pipe.save_pretrained(output, safe_serialization=True)
     summary = {"config": vars(config), "step": step, "images_seen": step * config.batch_size,
-               "unet_params": params, "curve": info["curve"]}  # fmt: skip
+               "unet_params": params, "curve": info["curve"], "loss_curve": info["loss_curve"]}  # fmt: skip
     with open(os.path.join(output, "training.json"), "w") as f:
         json.dump(summary, f, indent=1, default=str)
     tracker.dict(summary, "training.json")

@@ -1,0 +1,139 @@
+"""The inference interface: determinism, seeds, callbacks, clear errors, save/load, other diffusers pipelines."""
+
+import numpy as np
+import pytest
+import torch
+
+from ml_engine.pipelines import GenerationCancelled, load_pipeline
+from ml_engine.pipelines.loader import resolve_model
+
+
+def pixels(image):
+    return np.asarray(image)
+
+
+def test_same_seed_and_parameters_give_the_same_pixels(tiny_pipeline):
+    a = tiny_pipeline("a red circle", seed=7, num_inference_steps=4)
+    b = tiny_pipeline("a red circle", seed=7, num_inference_steps=4)
+    c = tiny_pipeline("a red circle", seed=8, num_inference_steps=4)
+    assert np.array_equal(pixels(a.images[0]), pixels(b.images[0]))
+    assert not np.array_equal(pixels(a.images[0]), pixels(c.images[0]))
+
+
+def test_each_image_of_a_batch_reproduces_alone_from_its_seed(tiny_pipeline):
+    batch = tiny_pipeline("a blue square", seed=3, num_images_per_prompt=3, num_inference_steps=4)
+    assert batch.seeds == [3, 4, 5]
+    alone = tiny_pipeline("a blue square", seed=5, num_inference_steps=4)
+    # the same noise, so the same picture; CPU kernels may round differently for another batch size
+    difference = np.abs(pixels(batch.images[2]).astype(int) - pixels(alone.images[0]).astype(int))
+    assert difference.max() <= 2
+
+
+def test_callback_sees_every_step_with_a_preview(tiny_pipeline):
+    seen = []
+    tiny_pipeline("a cross", seed=0, num_inference_steps=5, callback_on_step_end=lambda info: seen.append(info))
+    assert [i.step for i in seen] == [1, 2, 3, 4, 5] and {i.total for i in seen} == {5}
+    preview = seen[-1].preview()
+    assert preview.size == (64, 64) and preview.mode == "RGB"
+
+
+def test_a_callback_can_cancel_the_generation(tiny_pipeline):
+    def stop_at_two(info):
+        if info.step == 2:
+            raise GenerationCancelled
+
+    with pytest.raises(GenerationCancelled):
+        tiny_pipeline("a cross", seed=0, num_inference_steps=5, callback_on_step_end=stop_at_two)
+
+
+def test_negative_prompt_changes_the_result(tiny_pipeline):
+    plain = tiny_pipeline("a red circle", seed=1, num_inference_steps=3)
+    negative = tiny_pipeline("a red circle", negative_prompt="a blue square", seed=1, num_inference_steps=3)
+    assert not np.array_equal(pixels(plain.images[0]), pixels(negative.images[0]))
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"height": 128, "width": 128}, "64x64"),
+        ({"num_inference_steps": 0}, "num_inference_steps"),
+        ({"guidance_scale": -1}, "guidance_scale"),
+        ({"num_images_per_prompt": 0}, "num_images_per_prompt"),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(tiny_pipeline, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        tiny_pipeline("a circle", **kwargs)
+
+
+def test_save_and_load_round_trip_keeps_the_weights_and_the_output(tiny_pipeline, tiny_pipeline_dir, tmp_path):
+    tiny_pipeline.save_pretrained(tmp_path / "copy")
+    copy = load_pipeline(tmp_path / "copy")
+    for name, tensor in tiny_pipeline.unet.state_dict().items():
+        assert torch.equal(tensor, copy.unet.state_dict()[name])
+    assert (tmp_path / "copy" / "unet" / "diffusion_pytorch_model.safetensors").is_file()
+    a = tiny_pipeline("a green triangle", seed=2, num_inference_steps=3).images[0]
+    b = copy("a green triangle", seed=2, num_inference_steps=3).images[0]
+    assert np.array_equal(pixels(a), pixels(b))
+
+
+def test_diffusers_from_pretrained_loads_the_folder_as_it_is(tiny_pipeline_dir):
+    from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
+
+    pipe = ShapesDiffusionPipeline.from_pretrained(tiny_pipeline_dir)
+    assert pipe.autoencoder.config.latent_channels == 16 and pipe.unet.config.cross_attention_dim == 384
+
+
+def test_pickle_weights_are_refused(tiny_pipeline_dir, tmp_path):
+    import shutil
+
+    folder = tmp_path / "with_pickle"
+    shutil.copytree(tiny_pipeline_dir, folder)
+    (folder / "unet" / "diffusion_pytorch_model.bin").write_bytes(b"not really a pickle")
+    with pytest.raises(ValueError, match="pickle"):
+        load_pipeline(folder)
+
+
+def test_unknown_model_names_say_what_exists():
+    with pytest.raises(FileNotFoundError, match="no model 'nope'"):
+        resolve_model("nope")
+
+
+def _tiny_stable_diffusion(folder):
+    """A randomly initialised Stable Diffusion pipeline built from configs (nothing downloaded)."""
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import AutoTokenizer, CLIPTextConfig, CLIPTextModel
+
+    from ml_engine.text.encoder import bundled_encoder_path
+
+    torch.manual_seed(0)
+    tokenizer = AutoTokenizer.from_pretrained(bundled_encoder_path())
+    tokenizer.model_max_length = 16
+    text_encoder = CLIPTextModel(CLIPTextConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, intermediate_size=37,
+                                                num_hidden_layers=2, num_attention_heads=4,
+                                                max_position_embeddings=16))  # fmt: skip
+    vae = AutoencoderKL(block_out_channels=(8, 16), down_block_types=("DownEncoderBlock2D",) * 2,
+                        up_block_types=("UpDecoderBlock2D",) * 2, latent_channels=4, norm_num_groups=8)  # fmt: skip
+    unet = UNet2DConditionModel(sample_size=16, in_channels=4, out_channels=4, block_out_channels=(16, 32),
+                                down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+                                up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"), layers_per_block=1,
+                                cross_attention_dim=32, attention_head_dim=4, norm_num_groups=8)  # fmt: skip
+    pipe = StableDiffusionPipeline(vae=vae, text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
+                                   scheduler=DDIMScheduler(), safety_checker=None, feature_extractor=None,
+                                   requires_safety_checker=False)  # fmt: skip
+    pipe.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def test_a_stable_diffusion_folder_runs_through_the_same_interface(tmp_path):
+    folder = _tiny_stable_diffusion(tmp_path / "tiny-sd")
+    pipe = load_pipeline(folder)
+    assert pipe.supported_sizes == ((32, 32),)
+    steps = []
+    out = pipe("a red circle", seed=4, num_inference_steps=3, guidance_scale=5.0, height=32, width=32,
+               num_images_per_prompt=2, callback_on_step_end=steps.append)  # fmt: skip
+    again = pipe("a red circle", seed=4, num_inference_steps=3, guidance_scale=5.0, height=32, width=32,
+                 num_images_per_prompt=2)  # fmt: skip
+    assert [s.step for s in steps] == [1, 2, 3] and steps[0].preview().size == (16, 16)
+    assert out.seeds == [4, 5] and out.images[0].size == (32, 32)
+    assert np.array_equal(pixels(out.images[1]), pixels(again.images[1]))
