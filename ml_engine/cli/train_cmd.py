@@ -18,8 +18,13 @@ def add_train_parser(sub) -> None:
 def run(args) -> int:
     from ml_engine.config import load_config
 
-    overrides = {"device": args.device, "name": args.name, "max_steps": args.max_steps,
-                 "max_minutes": args.max_minutes, "output_dir": args.output_dir}  # fmt: skip
+    overrides = {
+        "device": args.device,
+        "name": args.name,
+        "max_steps": args.max_steps,
+        "max_minutes": args.max_minutes,
+        "output_dir": args.output_dir,
+    }
     if args.no_mlflow:
         overrides["mlflow"] = False
     config = load_config(args.config, **overrides)

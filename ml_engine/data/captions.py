@@ -36,8 +36,12 @@ class Requirement:
     relation: str | None = None  # items[0] <relation> items[1]
 
     def to_json(self) -> dict:
-        return {"category": self.category, "items": [asdict(i) for i in self.items], "count": self.count,
-                "relation": self.relation}  # fmt: skip
+        return {
+            "category": self.category,
+            "items": [asdict(i) for i in self.items],
+            "count": self.count,
+            "relation": self.relation,
+        }
 
     @classmethod
     def from_json(cls, data: dict) -> Requirement:
@@ -47,10 +51,21 @@ class Requirement:
 
 # ---------------------------------------------------------------- wording
 
-SHAPE_WORDS = {"circle": ("circle", "disc"), "square": ("square", "box"), "triangle": ("triangle",),
-               "cross": ("cross", "plus sign")}  # fmt: skip
-PLURAL_WORDS = {"circle": "circles", "disc": "discs", "square": "squares", "box": "boxes", "triangle": "triangles",
-                "cross": "crosses", "plus sign": "plus signs"}  # fmt: skip
+SHAPE_WORDS = {
+    "circle": ("circle", "disc"),
+    "square": ("square", "box"),
+    "triangle": ("triangle",),
+    "cross": ("cross", "plus sign"),
+}
+PLURAL_WORDS = {
+    "circle": "circles",
+    "disc": "discs",
+    "square": "squares",
+    "box": "boxes",
+    "triangle": "triangles",
+    "cross": "crosses",
+    "plus sign": "plus signs",
+}
 COLOR_WORDS = {"purple": ("purple", "violet"), "cyan": ("cyan", "turquoise")}
 SIZE_WORDS = {"small": ("small", "tiny", "little"), "large": ("large", "big")}
 RELATION_WORDS = {

@@ -52,8 +52,12 @@ def classify_shape(mask: np.ndarray) -> str:
     fill = area / (h * w)
     if fill > 0.9:
         return "square"
-    corners = [mask[: h // 3, : w // 3], mask[: h // 3, -(w // 3) :], mask[-(h // 3) :, : w // 3],
-               mask[-(h // 3) :, -(w // 3) :]]  # fmt: skip
+    corners = [
+        mask[: h // 3, : w // 3],
+        mask[: h // 3, -(w // 3) :],
+        mask[-(h // 3) :, : w // 3],
+        mask[-(h // 3) :, -(w // 3) :],
+    ]
     corner_fill = np.mean([c.mean() for c in corners]) if h >= 3 and w >= 3 else 1.0
     if corner_fill < 0.12 and fill < 0.7:
         return "cross"

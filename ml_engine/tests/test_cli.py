@@ -11,8 +11,23 @@ from ml_engine.cli import main
 
 def test_generate_one_prompt_writes_a_png(tiny_pipeline_dir, tmp_path):
     out = tmp_path / "out.png"
-    code = main(["generate", "--prompt", "a red circle to the left of a blue square", "--seed", "0", "--steps", "3",
-                 "--out", str(out), "--model", tiny_pipeline_dir, "--guidance", "3"])  # fmt: skip
+    code = main(
+        [
+            "generate",
+            "--prompt",
+            "a red circle to the left of a blue square",
+            "--seed",
+            "0",
+            "--steps",
+            "3",
+            "--out",
+            str(out),
+            "--model",
+            tiny_pipeline_dir,
+            "--guidance",
+            "3",
+        ]
+    )
     assert code == 0 and Image.open(out).size == (64, 64)
 
 
@@ -20,22 +35,64 @@ def test_generate_prompts_file_writes_every_prompt_and_seed_and_a_manifest(tiny_
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("a red circle\n\n# a comment\na blue square\n")
     out_dir = tmp_path / "images"
-    code = main(["generate", "--prompts-file", str(prompts), "--seeds", "0,1,2", "--out-dir", str(out_dir),
-                 "--steps", "2", "--model", tiny_pipeline_dir, "--batch-size", "4"])  # fmt: skip
+    code = main(
+        [
+            "generate",
+            "--prompts-file",
+            str(prompts),
+            "--seeds",
+            "0,1,2",
+            "--out-dir",
+            str(out_dir),
+            "--steps",
+            "2",
+            "--model",
+            tiny_pipeline_dir,
+            "--batch-size",
+            "4",
+        ]
+    )
     manifest = json.loads((out_dir / "manifest.json").read_text())
     assert code == 0 and len(manifest) == 6
-    assert {(m["prompt"], m["seed"]) for m in manifest} == {(p, s) for p in ("a red circle", "a blue square")
-                                                             for s in (0, 1, 2)}  # fmt: skip
+    assert {(m["prompt"], m["seed"]) for m in manifest} == {
+        (p, s) for p in ("a red circle", "a blue square") for s in (0, 1, 2)
+    }
     assert all((out_dir / m["file"]).is_file() for m in manifest)
 
 
 def test_batched_generation_matches_single_generation(tiny_pipeline_dir, tmp_path):
     prompts = tmp_path / "prompts.txt"
     prompts.write_text("a green cross\n")
-    main(["generate", "--prompts-file", str(prompts), "--seeds", "5", "--out-dir", str(tmp_path / "d"),
-          "--steps", "2", "--model", tiny_pipeline_dir])  # fmt: skip
-    main(["generate", "--prompt", "a green cross", "--seed", "5", "--steps", "2", "--out", str(tmp_path / "one.png"),
-          "--model", tiny_pipeline_dir])  # fmt: skip
+    main(
+        [
+            "generate",
+            "--prompts-file",
+            str(prompts),
+            "--seeds",
+            "5",
+            "--out-dir",
+            str(tmp_path / "d"),
+            "--steps",
+            "2",
+            "--model",
+            tiny_pipeline_dir,
+        ]
+    )
+    main(
+        [
+            "generate",
+            "--prompt",
+            "a green cross",
+            "--seed",
+            "5",
+            "--steps",
+            "2",
+            "--out",
+            str(tmp_path / "one.png"),
+            "--model",
+            tiny_pipeline_dir,
+        ]
+    )
     assert list(Image.open(tmp_path / "d" / "0000_seed5.png").getdata()) == list(
         Image.open(tmp_path / "one.png").getdata()
     )
@@ -43,24 +100,75 @@ def test_batched_generation_matches_single_generation(tiny_pipeline_dir, tmp_pat
 
 def test_evaluate_prints_every_category_and_writes_json(tiny_pipeline_dir, tmp_path, capsys):
     report = tmp_path / "scores.json"
-    code = main(["evaluate", "--model", tiny_pipeline_dir, "--per-category", "2", "--seeds", "1", "--steps", "2",
-                 "--json", str(report)])  # fmt: skip
+    code = main(
+        [
+            "evaluate",
+            "--model",
+            tiny_pipeline_dir,
+            "--per-category",
+            "2",
+            "--seeds",
+            "1",
+            "--steps",
+            "2",
+            "--json",
+            str(report),
+        ]
+    )
     printed = capsys.readouterr().out
     data = json.loads(report.read_text())
     assert code == 0
-    for category in ("single_object", "two_object", "counting", "colors", "position", "color_attr", "size",
-                     "composite", "overall"):  # fmt: skip
+    for category in (
+        "single_object",
+        "two_object",
+        "counting",
+        "colors",
+        "position",
+        "color_attr",
+        "size",
+        "composite",
+        "overall",
+    ):
         assert category in printed and category in data["scores"]
     assert data["images"] == 16
 
 
 def test_evaluate_ceiling_scores_renders_at_the_top():
-    code = subprocess.run([sys.executable, "-m", "ml_engine", "evaluate", "--ceiling", "--per-category", "20",
-                           "--seeds", "1", "--json", "/dev/null"], capture_output=True, text=True)  # fmt: skip
+    code = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ml_engine",
+            "evaluate",
+            "--ceiling",
+            "--per-category",
+            "20",
+            "--seeds",
+            "1",
+            "--json",
+            "/dev/null",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert code.returncode == 0 and "overall          1.000" in code.stdout
 
 
 def test_generate_rejects_a_missing_model_clearly(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "ml_engine", "generate", "--prompt", "a circle", "--out",
-                             str(tmp_path / "x.png"), "--model", "no-such-model"], capture_output=True, text=True)  # fmt: skip
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ml_engine",
+            "generate",
+            "--prompt",
+            "a circle",
+            "--out",
+            str(tmp_path / "x.png"),
+            "--model",
+            "no-such-model",
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode != 0 and "no model 'no-such-model'" in result.stderr

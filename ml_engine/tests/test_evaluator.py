@@ -32,8 +32,13 @@ def test_parser_recovers_every_object_of_random_scenes():
 
 
 def test_counting_needs_exactly_that_many():
-    scene = Scene([obj("cross", "red", "small", 14, 4, 4), obj("cross", "blue", "small", 14, 40, 4),
-                   obj("cross", "green", "small", 14, 4, 40)])  # fmt: skip
+    scene = Scene(
+        [
+            obj("cross", "red", "small", 14, 4, 4),
+            obj("cross", "blue", "small", 14, 40, 4),
+            obj("cross", "green", "small", 14, 4, 40),
+        ]
+    )
     found = detect_objects(render(scene))
     assert passes(Requirement("counting", (Item("cross"),), count=3), found)
     assert not passes(Requirement("counting", (Item("cross"),), count=2), found)

@@ -63,8 +63,12 @@ def test_shape_area_matches_its_geometry(shape):
     d = 24
     obj = SceneObject(shape, "green", "large", d, 20, 20, spec.PALETTE["green"])
     area = object_mask(obj).sum()
-    expected = {"circle": np.pi * d * d / 4, "square": d * d, "triangle": d * 0.87 * d / 2,
-                "cross": 2 * d * d / 3 - d * d / 9}[shape]  # fmt: skip
+    expected = {
+        "circle": np.pi * d * d / 4,
+        "square": d * d,
+        "triangle": d * 0.87 * d / 2,
+        "cross": 2 * d * d / 3 - d * d / 9,
+    }[shape]
     assert abs(area - expected) / expected < 0.08
 
 
@@ -76,8 +80,12 @@ def test_named_relations_have_8px_on_their_axis_and_dominate_the_other(scenes):
         if req is None:
             continue
         (first, second), relation = req.items, req.relation
-        pairs = [(a, b) for a in scene.objects for b in scene.objects if a is not b
-                 and first.matches(a.shape, a.color, a.size) and second.matches(b.shape, b.color, b.size)]  # fmt: skip
+        pairs = [
+            (a, b)
+            for a in scene.objects
+            for b in scene.objects
+            if a is not b and first.matches(a.shape, a.color, a.size) and second.matches(b.shape, b.color, b.size)
+        ]
         ok = False
         for a, b in pairs:
             dx, dy = b.cx - a.cx, b.cy - a.cy

@@ -105,8 +105,9 @@ def load_checkpoint(
     model.load_state_dict(load_file(os.path.join(folder, "model.safetensors")))
     if ema is not None:
         ema.shadow = load_file(os.path.join(folder, "ema.safetensors"))
-    optimizer.load_state_dict(_optimizer_state(load_file(os.path.join(folder, "optimizer.safetensors")),
-                                               info.pop("optimizer")))  # fmt: skip
+    optimizer.load_state_dict(
+        _optimizer_state(load_file(os.path.join(folder, "optimizer.safetensors")), info.pop("optimizer"))
+    )
     rng = info.pop("rng")
     torch.set_rng_state(torch.tensor(rng["torch"], dtype=torch.uint8))
     return info

@@ -103,8 +103,9 @@ def train_diffusion(config: DiffusionConfig) -> str:
     pipe.set_progress_bar_config(disable=True)
     params = sum(p.numel() for p in unet.parameters())
     tracker = Tracker(config.mlflow, config.experiment, config.name, os.path.join(config.run_dir, "tb"))
-    info["run_id"] = tracker.start({**vars(config), "unet_params": params}, resume_run_id=info.get("run_id"),
-                                   tags={"stage": "diffusion"})  # fmt: skip
+    info["run_id"] = tracker.start(
+        {**vars(config), "unet_params": params}, resume_run_id=info.get("run_id"), tags={"stage": "diffusion"}
+    )
     weights = config.category_weights or None
     started, seen_since_log = time.time(), time.time()
 
@@ -166,8 +167,14 @@ def train_diffusion(config: DiffusionConfig) -> str:
     ema.copy_to(ema_unet)
     output = config.output_dir or os.path.join(config.run_dir, "final")
     pipe.save_pretrained(output, safe_serialization=True)
-    summary = {"config": vars(config), "step": step, "images_seen": step * config.batch_size,
-               "unet_params": params, "curve": info["curve"], "loss_curve": info["loss_curve"]}  # fmt: skip
+    summary = {
+        "config": vars(config),
+        "step": step,
+        "images_seen": step * config.batch_size,
+        "unet_params": params,
+        "curve": info["curve"],
+        "loss_curve": info["loss_curve"],
+    }
     with open(os.path.join(output, "training.json"), "w") as f:
         json.dump(summary, f, indent=1, default=str)
     tracker.dict(summary, "training.json")
