@@ -60,6 +60,7 @@ def _load_unet(config: DiffusionConfig):
 
 
 def _load_autoencoder(path: str) -> ShapesAutoencoder:
+    path = os.path.expanduser(path)
     if os.path.isfile(os.path.join(path, "model_index.json")):
         path = os.path.join(path, "autoencoder")  # a whole pipeline folder: take its autoencoder
     return ShapesAutoencoder.from_pretrained(path, use_safetensors=True)

@@ -1,0 +1,92 @@
+"""Benchmark the Shapes diffusion model on this machine (prints figures; not a test).
+
+- training throughput (images/s) of the shipped UNet config, bf16 autocast, batch 128;
+- median latency of one 64x64 image with guidance at the given step counts (batch of one);
+- images/s when generating in batches.
+
+    .venv/bin/python bench/bench_diffusion.py [--model diffusion] [--steps 20,10] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+
+def train_throughput(pipe, batch: int = 128, steps: int = 6) -> float:
+    import torch.nn.functional as F
+
+    from ml_engine.schedulers import training_scheduler
+
+    unet = pipe.unet
+    unet.train()
+    scheduler = training_scheduler(1000, "squaredcos_cap_v2", "v_prediction")
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=1e-6)
+    states, mask = pipe.text(["a red circle to the left of a blue square"] * batch)
+    latents = torch.randn(batch, unet.config.in_channels, 8, 8)
+    timings = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        t = torch.randint(0, 1000, (batch,))
+        noise = torch.randn_like(latents)
+        with torch.autocast("cpu", torch.bfloat16):
+            pred = unet(scheduler.add_noise(latents, noise, t), t, encoder_hidden_states=states,
+                        encoder_attention_mask=mask).sample  # fmt: skip
+        loss = F.mse_loss(pred.float(), scheduler.get_velocity(latents, noise, t))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        timings.append(time.perf_counter() - start)
+    unet.eval()
+    return batch / statistics.median(timings[1:])
+
+
+def latency(pipe, steps: int, guidance: float, repeats: int = 9) -> float:
+    times = []
+    for i in range(repeats + 1):
+        start = time.perf_counter()
+        pipe("a red circle to the left of a blue square", seed=i, num_inference_steps=steps, guidance_scale=guidance)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times[1:])
+
+
+def batch_rate(pipe, steps: int, guidance: float, batch: int) -> float:
+    prompts = ["a red circle to the left of a blue square", "three crosses", "a small green triangle"] * batch
+    pipe(prompts[:batch], seed=0, num_inference_steps=steps, guidance_scale=guidance)  # warm-up
+    start = time.perf_counter()
+    pipe(prompts[:batch], seed=1, num_inference_steps=steps, guidance_scale=guidance)
+    return batch / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="diffusion")
+    parser.add_argument("--steps", default="20,10")
+    parser.add_argument("--guidance", type=float, default=None)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batches", default="16,64")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from ml_engine.pipelines import load_pipeline
+
+    pipe = load_pipeline(args.model)
+    guidance = pipe.default_guidance if args.guidance is None else args.guidance
+    params = sum(p.numel() for p in pipe.unet.parameters()) / 1e6
+    print(f"model {args.model}: UNet {params:.2f}M params, guidance {guidance}, {torch.get_num_threads()} threads")
+    for steps in [int(s) for s in args.steps.split(",")]:
+        print(f"latency, 1 image, {steps} steps with guidance: median {latency(pipe, steps, guidance) * 1000:.0f} ms")
+        for batch in [int(b) for b in args.batches.split(",")]:
+            print(f"  batch {batch}: {batch_rate(pipe, steps, guidance, batch):.1f} images/s")
+    print(f"training throughput (bf16, batch 128): {train_throughput(pipe):.0f} images/s")
+
+
+if __name__ == "__main__":
+    main()
