@@ -15,20 +15,25 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 DATA_DIR = os.path.abspath(os.environ.get("T2I_DATA_DIR", "data"))
 
 
+def local_tracking_uri() -> str:
+    return f"sqlite:///{os.path.join(DATA_DIR, 'mlflow', 'mlflow.db')}"
+
+
 def default_tracking_uri() -> str:
-    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{os.path.join(DATA_DIR, 'mlflow', 'mlflow.db')}"
+    return os.environ.get("MLFLOW_TRACKING_URI") or local_tracking_uri()
 
 
 def ensure_experiment(name: str) -> str:
     """Experiment id for `name`, created with a local artifact root when the store is local."""
     import mlflow
 
-    mlflow.set_tracking_uri(default_tracking_uri())
+    uri = default_tracking_uri()
+    mlflow.set_tracking_uri(uri)  # note: this also sets MLFLOW_TRACKING_URI in the environment
     experiment = mlflow.get_experiment_by_name(name)
     if experiment is not None:
         return experiment.experiment_id
     artifact_location = None
-    if default_tracking_uri().startswith("sqlite:///") and not os.environ.get("MLFLOW_TRACKING_URI"):
+    if uri == local_tracking_uri():  # keep artifacts beside the local store, not in ./mlruns of the cwd
         root = os.path.join(DATA_DIR, "mlflow", "artifacts")
         os.makedirs(root, exist_ok=True)
         artifact_location = "file://" + root

@@ -127,3 +127,27 @@ def test_shipped_configs_parse():
     root = os.path.join(os.path.dirname(__file__), "..", "..", "configs")
     for name in os.listdir(root):
         assert load_config(os.path.join(root, name)).kind in {"autoencoder", "diffusion"}
+
+
+def test_training_logs_params_curves_and_sample_grids_to_mlflow(tmp_path, trained_autoencoder, monkeypatch):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from ml_engine.training.diffusion import train_diffusion
+
+    monkeypatch.setattr("ml_engine.tracking.DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")  # empty: the local default; restored after the test
+    config = tiny_diffusion_config(
+        tmp_path, trained_autoencoder, max_steps=20, eval_every=10, mlflow=True, experiment="test-shapes"
+    )
+    train_diffusion(config)
+    client = MlflowClient(tracking_uri=mlflow.get_tracking_uri())
+    assert mlflow.get_tracking_uri().startswith(f"sqlite:///{tmp_path}")
+    experiment = client.get_experiment_by_name("test-shapes")
+    assert experiment.artifact_location.startswith(f"file://{tmp_path}")
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.data.params["block_out_channels"] == "(32,)"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [5, 10, 15, 20]
+    assert len(client.get_metric_history(run.info.run_id, "eval/overall")) == 2
+    logged = {a.path for a in client.list_artifacts(run.info.run_id, "samples")}
+    assert logged == {"samples/step_0000010.png", "samples/step_0000020.png"}
