@@ -156,7 +156,8 @@ def train_diffusion(config: DiffusionConfig) -> str:
             timed_out = config.max_minutes and (time.time() - started) / 60 > config.max_minutes
             if step % config.checkpoint_every == 0 or step == config.max_steps or timed_out:
                 save_checkpoint(config.run_dir, unet, ema, optimizer, {**info, "step": step})
-                captions.save(caption_file)
+                if step % (10 * config.checkpoint_every) == 0 or timed_out or step == config.max_steps:
+                    captions.save(caption_file)  # large (GBs late in a run): saved rarely, unseen captions re-encode
             if timed_out:
                 tqdm.write(f"stopping after {config.max_minutes} minutes at step {step}; resume with the same command")
                 break

@@ -1,0 +1,52 @@
+"""Plot a training run's alignment curve (per category against images seen) and its loss curve.
+
+python -m ml_engine.evaluation.curves ml_engine/weights/diffusion/training.json docs/figures/diffusion-v1-curve.png
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from ml_engine.data import spec
+
+
+def plot_training(summary_path: str, out_path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with open(summary_path) as f:
+        summary = json.load(f)
+    curve, losses = summary.get("curve", []), summary.get("loss_curve") or []
+    batch = summary["config"]["batch_size"]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
+    for category in [*spec.CATEGORIES, "overall"]:
+        points = [(c["images"] / 1000, c[category]) for c in curve if category in c]
+        if points:
+            xs, ys = zip(*points, strict=True)
+            style = {"linewidth": 3, "color": "black"} if category == "overall" else {"linewidth": 1.2}
+            left.plot(xs, ys, marker="o", markersize=3, label=category, **style)
+    left.set(xlabel="training images seen (thousands)", ylabel="pass rate", ylim=(0, 1.02),
+             title="alignment on fresh canonical prompts (EMA weights)")  # fmt: skip
+    left.grid(alpha=0.3)
+    left.legend(fontsize=8, ncol=2)
+    if losses:
+        steps, values = zip(*losses, strict=True)
+        right.plot([s * batch / 1000 for s in steps], values, linewidth=0.6, alpha=0.5)
+        window = max(1, len(values) // 50)
+        smooth = [
+            sum(values[max(0, i - window) : i + 1]) / len(values[max(0, i - window) : i + 1])
+            for i in range(len(values))
+        ]
+        right.plot([s * batch / 1000 for s in steps], smooth, linewidth=2)
+    right.set(xlabel="training images seen (thousands)", ylabel="loss", title="training loss", yscale="log")
+    right.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out_path, dpi=110)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    plot_training(sys.argv[1], sys.argv[2])
