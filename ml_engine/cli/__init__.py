@@ -1,6 +1,7 @@
 """`python -m ml_engine ...`: data, train, generate, evaluate.
 
-Run `python -m ml_engine <command> --help` for each command's options.
+Run `python -m ml_engine <command> --help` for each command's options. Heavy libraries (torch,
+diffusers, mlflow) are imported by the command that needs them, so `--help` stays fast.
 """
 
 from __future__ import annotations
@@ -13,23 +14,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ml_engine.cli.train_cmd import add_train_parser
+    from ml_engine.cli import data_cmd, evaluate_cmd, generate_cmd, train_cmd
 
     parser = argparse.ArgumentParser(prog="python -m ml_engine", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    try:
-        from ml_engine.cli.data_cmd import add_data_parser
-
-        add_data_parser(sub)
-    except ImportError:
-        pass
-    add_train_parser(sub)
-    for module in ("generate_cmd", "evaluate_cmd"):
-        try:
-            mod = __import__(f"ml_engine.cli.{module}", fromlist=["add_parser"])
-            mod.add_parser(sub)
-        except ImportError:
-            pass
+    data_cmd.add_data_parser(sub)
+    train_cmd.add_train_parser(sub)
+    generate_cmd.add_parser(sub)
+    evaluate_cmd.add_parser(sub)
     return parser
 
 

@@ -1,0 +1,32 @@
+"""The shipped `diffusion` model: present, safetensors only, small, documented, and it generates."""
+
+import json
+
+from ml_engine.pipelines import load_pipeline
+from ml_engine.pipelines.loader import WEIGHTS_DIR, bundled_models
+
+MODEL = WEIGHTS_DIR / "diffusion"
+
+
+def test_the_default_model_is_bundled_as_small_safetensors_files():
+    assert "diffusion" in bundled_models()
+    files = [p for p in MODEL.rglob("*") if p.is_file()]
+    weights = [p for p in files if p.suffix == ".safetensors"]
+    assert {p.parent.name for p in weights} == {"unet", "autoencoder"}
+    assert not [p for p in files if p.suffix in {".bin", ".pt", ".pth", ".ckpt", ".pkl"}]
+    assert sum(p.stat().st_size for p in files) < 40 * 1024 * 1024
+
+
+def test_the_default_model_carries_its_config_and_training_curve():
+    summary = json.loads((MODEL / "training.json").read_text())
+    assert summary["config"]["kind"] == "diffusion" and summary["images_seen"] > 0
+    assert "overall" in summary["curve"][-1]
+
+
+def test_the_default_model_generates_a_64px_image_with_progress():
+    pipe = load_pipeline("diffusion")
+    steps = []
+    result = pipe(
+        "a red circle to the left of a blue square", seed=0, num_inference_steps=4, callback_on_step_end=steps.append
+    )
+    assert result.images[0].size == (64, 64) and len(steps) == 4
