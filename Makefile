@@ -8,7 +8,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup test lint format bench clean-venv
+.PHONY: setup run test test-web browser lint format bench bench-studio clean-venv
 
 setup: $(VENV)/.installed
 
@@ -21,8 +21,21 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip check
 	touch $@
 
-test: setup
-	$(PY) -m pytest
+# The studio on http://127.0.0.1:$PORT with no services: SQLite, files under var/, a filesystem Celery
+# broker and a SQLite channel layer; daphne and one Celery worker run until Ctrl-C.
+run: setup
+	$(PY) manage.py runstudio --port $${PORT:-8000}
+
+# Tests need PostgreSQL and Redis on their standard local ports (.ci/run starts them) and Debian's chromium.
+test: setup browser
+	OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest
+
+test-web: setup browser
+	OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest accounts prompts generation feedback modelops t2i_site
+
+# Playwright drives the system chromium (it never downloads a browser of its own).
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -32,8 +45,11 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: setup
+bench: setup bench-studio
 	$(PY) bench/bench_diffusion.py
+
+bench-studio: setup
+	OMP_NUM_THREADS=1 $(PY) bench/bench_studio.py
 
 clean-venv:
 	rm -rf $(VENV)

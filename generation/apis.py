@@ -1,0 +1,199 @@
+"""REST API for jobs and images: validate with a serializer, call one service or selector, serialize.
+
+/api/jobs/ (GET mine, POST submit), /api/jobs/<id>/, /api/jobs/<id>/cancel/,
+/api/images/?scope=mine|public&q=, /api/images/<id>/ (GET, PATCH visibility, DELETE), /api/images/<id>/file/.
+Private images and every job are 404 to anyone but their owner.
+"""
+
+from django.http import FileResponse, Http404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import exceptions, serializers, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from generation import selectors, services
+from generation.events import image_payload, job_images_payload
+from generation.models import Visibility
+from t2i_site.api import StrictSerializer
+
+
+class ImageOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    url = serializers.SerializerMethodField()
+    job = serializers.IntegerField(source="job_id")
+    owner = serializers.CharField(source="user.username")
+    prompt = serializers.CharField(source="prompt.text_content")
+    negative_prompt = serializers.CharField(source="prompt.negative_prompt")
+    seed = serializers.IntegerField()
+    steps = serializers.IntegerField(source="prompt.steps")
+    guidance = serializers.FloatField(source="prompt.guidance")
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    model = serializers.CharField(source="model_version.version_name")
+    sampler = serializers.CharField(source="model_version.sampler_name")
+    visibility = serializers.CharField()
+    fid_score = serializers.FloatField(allow_null=True)
+    scores = serializers.DictField()
+    rating_average = serializers.FloatField(allow_null=True, required=False)
+    rating_count = serializers.IntegerField(required=False)
+    created_at = serializers.DateTimeField()
+
+    def get_url(self, image) -> str:
+        return image_payload(image)["url"]
+
+
+class JobOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    progress = serializers.FloatField()
+    step = serializers.IntegerField()
+    total_steps = serializers.IntegerField()
+    prompt = serializers.CharField(source="prompt.text_content")
+    negative_prompt = serializers.CharField(source="prompt.negative_prompt")
+    seed = serializers.IntegerField(source="prompt.seed")
+    steps = serializers.IntegerField(source="prompt.steps")
+    guidance = serializers.FloatField(source="prompt.guidance")
+    width = serializers.IntegerField(source="prompt.width")
+    height = serializers.IntegerField(source="prompt.height")
+    num_images = serializers.IntegerField(source="prompt.num_images")
+    model = serializers.CharField(source="model_version.version_name")
+    visibility = serializers.CharField()
+    error = serializers.CharField()
+    attempts = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    images = serializers.SerializerMethodField()
+
+    def get_images(self, job) -> list[dict]:
+        return job_images_payload(job)
+
+
+def _job_or_404(request, job_id: int):
+    job = selectors.job_get_for_user(user=request.user, job_id=job_id)
+    if job is None:
+        raise Http404
+    return job
+
+
+class JobListCreateApi(APIView):
+    class JobCreateInputSerializer(StrictSerializer):
+        prompt = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=2000)
+        negative_prompt = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+        seed = serializers.IntegerField(required=False, allow_null=True)
+        steps = serializers.IntegerField(required=False)
+        guidance = serializers.FloatField(required=False)
+        width = serializers.IntegerField(required=False)
+        height = serializers.IntegerField(required=False)
+        num_images = serializers.IntegerField(required=False)
+        model = serializers.CharField(required=False)
+        visibility = serializers.ChoiceField(choices=Visibility.values, required=False)
+
+    @extend_schema(responses=JobOutputSerializer(many=True))
+    def get(self, request):
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(selectors.job_list_for_user(user=request.user), request, view=self)
+        return paginator.get_paginated_response(JobOutputSerializer(page, many=True).data)
+
+    @extend_schema(request=JobCreateInputSerializer, responses={201: JobOutputSerializer})
+    def post(self, request):
+        serializer = self.JobCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = dict(serializer.validated_data)
+        job = services.generation_job_submit(user=request.user, text=data.pop("prompt"), **data)
+        return Response(JobOutputSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class JobDetailApi(APIView):
+    @extend_schema(responses=JobOutputSerializer)
+    def get(self, request, job_id: int):
+        return Response(JobOutputSerializer(_job_or_404(request, job_id)).data)
+
+
+class JobCancelApi(APIView):
+    @extend_schema(request=None, responses=JobOutputSerializer)
+    def post(self, request, job_id: int):
+        job = services.generation_job_cancel(job=_job_or_404(request, job_id))
+        return Response(JobOutputSerializer(job).data)
+
+
+class ImageListApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "scope", OpenApiTypes.STR, enum=["mine", "public"], description="default: mine if signed in"
+            ),
+            OpenApiParameter("q", OpenApiTypes.STR, description="search in the prompt text"),
+        ],
+        responses=ImageOutputSerializer(many=True),
+    )
+    def get(self, request):
+        scope = request.query_params.get("scope") or ("mine" if request.user.is_authenticated else "public")
+        if scope not in ("mine", "public"):
+            raise exceptions.ValidationError({"scope": ['Must be "mine" or "public".']})
+        if scope == "mine" and not request.user.is_authenticated:
+            raise exceptions.NotAuthenticated
+        images = selectors.image_search(user=request.user, scope=scope, query=request.query_params.get("q", ""))
+        paginator = PageNumberPagination()
+        page = paginator.paginate_queryset(images, request, view=self)
+        return paginator.get_paginated_response(ImageOutputSerializer(page, many=True).data)
+
+
+def _image_or_404(request, image_id: int):
+    image = selectors.image_get_for_user(user=request.user, image_id=image_id)
+    if image is None:
+        raise Http404
+    return image
+
+
+def _owned_image(request, image_id: int):
+    """Visible but not theirs (someone's public image): 403; not visible at all: 404."""
+    image = _image_or_404(request, image_id)
+    if not request.user.is_authenticated:
+        raise exceptions.NotAuthenticated
+    if image.user_id != request.user.pk:
+        raise exceptions.PermissionDenied("Only the owner can change this image.")
+    return image
+
+
+class ImageDetailApi(APIView):
+    permission_classes = [AllowAny]  # reads follow visibility; writes check ownership below
+
+    class ImagePatchInputSerializer(StrictSerializer):
+        visibility = serializers.ChoiceField(choices=Visibility.values)
+
+    @extend_schema(responses=ImageOutputSerializer)
+    def get(self, request, image_id: int):
+        return Response(ImageOutputSerializer(_image_or_404(request, image_id)).data)
+
+    @extend_schema(request=ImagePatchInputSerializer, responses=ImageOutputSerializer)
+    def patch(self, request, image_id: int):
+        image = _owned_image(request, image_id)
+        serializer = self.ImagePatchInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        services.generated_image_set_visibility(image=image, visibility=serializer.validated_data["visibility"])
+        return Response(ImageOutputSerializer(_image_or_404(request, image_id)).data)
+
+    @extend_schema(responses={204: None})
+    def delete(self, request, image_id: int):
+        services.generated_image_delete(image=_owned_image(request, image_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class ImageFileApi(APIView):
+    permission_classes = [AllowAny]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("download", OpenApiTypes.BOOL, description="as an attachment")],
+        responses={(200, "image/png"): OpenApiTypes.BINARY},
+    )
+    def get(self, request, image_id: int):
+        image = _image_or_404(request, image_id)
+        download = request.query_params.get("download") in ("1", "true")
+        filename = f"t2i-{image.pk}-seed{image.seed}.png"
+        return FileResponse(image.file.open("rb"), content_type="image/png", as_attachment=download, filename=filename)

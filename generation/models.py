@@ -1,0 +1,88 @@
+"""Generation jobs (the database is the source of truth for their life) and the images they produce."""
+
+from django.conf import settings
+from django.db import models
+
+
+class Visibility(models.TextChoices):
+    PRIVATE = "private", "Private"
+    PUBLIC = "public", "Public"
+
+
+class GenerationJob(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
+    prompt = models.OneToOneField("prompts.TextPrompt", on_delete=models.CASCADE, related_name="job")
+    model_version = models.ForeignKey("modelops.ModelVersion", on_delete=models.PROTECT, related_name="jobs")
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    progress = models.FloatField(default=0.0)  # 0..1, denoising steps done / total
+    step = models.PositiveSmallIntegerField(default=0)
+    total_steps = models.PositiveSmallIntegerField(default=0)
+    preview = models.TextField(blank=True)  # latest preview as a data: URL, for late joiners
+    cancel_requested = models.BooleanField(default=False)  # the worker's step callback polls this
+    error = models.TextField(blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["user", "-created_at"])]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+    @property
+    def queue_seconds(self) -> float | None:
+        return (self.started_at - self.created_at).total_seconds() if self.started_at else None
+
+    @property
+    def run_seconds(self) -> float | None:
+        if self.started_at and self.finished_at:
+            return (self.finished_at - self.started_at).total_seconds()
+        return None
+
+    def __str__(self) -> str:
+        return f"job {self.pk} ({self.status})"
+
+
+def image_upload_to(image: "GeneratedImage", filename: str) -> str:
+    return f"images/{image.user_id}/{filename}"
+
+
+class GeneratedImage(models.Model):
+    job = models.ForeignKey(GenerationJob, on_delete=models.CASCADE, related_name="images")
+    prompt = models.ForeignKey("prompts.TextPrompt", on_delete=models.CASCADE, related_name="images")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="images")
+    model_version = models.ForeignKey("modelops.ModelVersion", on_delete=models.PROTECT, related_name="images")
+    file = models.FileField(upload_to=image_upload_to)  # PNG in default storage, with an infotext chunk
+    index = models.PositiveSmallIntegerField(default=0)  # position within its job
+    seed = models.BigIntegerField()  # re-running with this seed and num_images=1 reproduces the image
+    width = models.PositiveSmallIntegerField()
+    height = models.PositiveSmallIntegerField()
+    visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE)
+    fid_score = models.FloatField(null=True, blank=True)  # set-level metric; filled by offline evaluation
+    scores = models.JSONField(default=dict, blank=True)  # per-image scores where they can be computed
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "index"]
+        indexes = [models.Index(fields=["visibility", "-created_at"]), models.Index(fields=["user", "-created_at"])]
+
+    @property
+    def is_public(self) -> bool:
+        return self.visibility == Visibility.PUBLIC
+
+    def __str__(self) -> str:
+        return f"image {self.pk} of job {self.job_id}"

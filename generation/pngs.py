@@ -1,0 +1,52 @@
+"""PNG encoding: AUTOMATIC1111-style infotext in a `parameters` tEXt chunk, and data: URLs for previews."""
+
+from __future__ import annotations
+
+import base64
+import io
+
+from PIL import Image
+from PIL.PngImagePlugin import PngInfo
+
+
+def infotext(
+    *,
+    prompt: str,
+    negative_prompt: str,
+    steps: int,
+    sampler: str,
+    guidance: float,
+    seed: int,
+    width: int,
+    height: int,
+    model: str,
+) -> str:
+    """`<prompt>\\nNegative prompt: ...\\nSteps: 20, Sampler: ..., CFG scale: 4, Seed: 7, Size: 64x64, Model: ...`"""
+    lines = [prompt]
+    if negative_prompt:
+        lines.append(f"Negative prompt: {negative_prompt}")
+    settings = [
+        f"Steps: {steps}",
+        f"Sampler: {sampler}",
+        f"CFG scale: {guidance:g}",
+        f"Seed: {seed}",
+        f"Size: {width}x{height}",
+        f"Model: {model}",
+    ]
+    lines.append(", ".join(settings))
+    return "\n".join(lines)
+
+
+def png_bytes(image: Image.Image, *, parameters: str | None = None) -> bytes:
+    info = PngInfo()
+    if parameters is not None:
+        info.add_text("parameters", parameters)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", pnginfo=info)
+    return buffer.getvalue()
+
+
+def png_data_url(image: Image.Image | None) -> str:
+    if image is None:
+        return ""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")

@@ -1,0 +1,55 @@
+"""Generation reads. Privacy lives here: a job is its owner's alone; an image is its owner's or public."""
+
+from __future__ import annotations
+
+from django.db.models import Avg, Count, Q, QuerySet
+
+from generation.models import GeneratedImage, GenerationJob, Visibility
+
+
+def job_list_for_user(*, user) -> QuerySet[GenerationJob]:
+    return GenerationJob.objects.filter(user=user).select_related("prompt", "model_version").prefetch_related("images")
+
+
+def job_get_for_user(*, user, job_id: int) -> GenerationJob | None:
+    """None for anyone but the owner, staff included: the caller answers 404, never 403."""
+    if not user.is_authenticated:
+        return None
+    return job_list_for_user(user=user).filter(pk=job_id).first()
+
+
+def job_active_for_user(*, user) -> QuerySet[GenerationJob]:
+    return job_list_for_user(user=user).filter(status__in=[GenerationJob.Status.QUEUED, GenerationJob.Status.RUNNING])
+
+
+def _images() -> QuerySet[GeneratedImage]:
+    return (
+        GeneratedImage.objects.select_related("prompt", "user", "model_version", "job")
+        .annotate(rating_average=Avg("feedback__rating"), rating_count=Count("feedback"))
+        .order_by("-created_at", "-id")
+    )  # aggregation drops Meta.ordering; pagination needs a stable order
+
+
+def image_visible_to(*, user) -> QuerySet[GeneratedImage]:
+    visible = Q(visibility=Visibility.PUBLIC)
+    if user.is_authenticated:
+        visible |= Q(user=user)
+    return _images().filter(visible)
+
+
+def image_get_for_user(*, user, image_id: int) -> GeneratedImage | None:
+    return image_visible_to(user=user).filter(pk=image_id).first()
+
+
+def image_search(*, user, scope: str, query: str = "") -> QuerySet[GeneratedImage]:
+    """scope "mine": the user's images; "public": everyone's public ones. `query` matches the prompt text."""
+    if scope == "mine":
+        images = _images().filter(user=user) if user.is_authenticated else GeneratedImage.objects.none()
+    elif scope == "public":
+        images = _images().filter(visibility=Visibility.PUBLIC)
+    else:
+        raise ValueError(f"unknown scope {scope!r}")
+    query = query.strip()
+    if query:
+        images = images.filter(prompt__text_content__icontains=query)
+    return images

@@ -1,0 +1,110 @@
+"""Generation writes on the web side: submit a job, cancel it, re-run an image, change or delete an image.
+
+The worker side (claiming a job and running the pipeline) lives in generation/execution.py.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from generation.events import event_publish, job_state_event
+from generation.models import GeneratedImage, GenerationJob, Visibility
+from prompts.services import text_prompt_create
+
+
+def _check_visibility(visibility: str) -> None:
+    if visibility not in Visibility.values:
+        raise ValidationError({"visibility": f"must be one of {', '.join(Visibility.values)}"})
+
+
+@transaction.atomic
+def generation_job_submit(
+    *,
+    user,
+    text: str,
+    negative_prompt: str = "",
+    seed: int | None = None,
+    steps: int | None = None,
+    guidance: float | None = None,
+    width: int | None = None,
+    height: int | None = None,
+    num_images: int = 1,
+    model: str | None = None,
+    visibility: str = Visibility.PRIVATE,
+) -> GenerationJob:
+    """Prompt -> job row -> Celery task, enqueued only once the row is committed (the worker must see it)."""
+    from generation.tasks import generation_job_run
+
+    _check_visibility(visibility)
+    prompt = text_prompt_create(
+        user=user,
+        text=text,
+        negative_prompt=negative_prompt,
+        seed=seed,
+        steps=steps,
+        guidance=guidance,
+        width=width,
+        height=height,
+        num_images=num_images,
+        model=model,
+    )
+    job = GenerationJob.objects.create(
+        user=user,
+        prompt=prompt,
+        model_version=prompt.model_version,
+        visibility=visibility,
+        total_steps=prompt.steps * prompt.num_images,
+    )
+    generation_job_run.delay_on_commit(job.pk)
+    return job
+
+
+@transaction.atomic
+def generation_job_cancel(*, job: GenerationJob) -> GenerationJob:
+    """A queued job is cancelled at once; a running one is flagged and stops at its next denoising step."""
+    job = GenerationJob.objects.select_for_update().get(pk=job.pk)
+    if job.is_finished:
+        raise ValidationError({"status": f"the job has already {job.status}"})
+    job.cancel_requested = True
+    fields = ["cancel_requested"]
+    if job.status == GenerationJob.Status.QUEUED:
+        job.status = GenerationJob.Status.CANCELLED
+        job.finished_at = timezone.now()
+        fields += ["status", "finished_at"]
+        transaction.on_commit(lambda: event_publish(job=job, event=job_state_event(job)))
+    job.save(update_fields=fields)
+    return job
+
+
+def generation_image_rerun(*, image: GeneratedImage, user) -> GenerationJob:
+    """The same prompt, settings, model version and this image's own seed: reproduces the image exactly."""
+    prompt = image.prompt
+    return generation_job_submit(
+        user=user,
+        text=prompt.text_content,
+        negative_prompt=prompt.negative_prompt,
+        seed=image.seed,
+        steps=prompt.steps,
+        guidance=prompt.guidance,
+        width=image.width,
+        height=image.height,
+        num_images=1,
+        model=image.model_version.version_name,
+    )
+
+
+@transaction.atomic
+def generated_image_set_visibility(*, image: GeneratedImage, visibility: str) -> GeneratedImage:
+    _check_visibility(visibility)
+    image.visibility = visibility
+    image.save(update_fields=["visibility"])
+    return image
+
+
+def generated_image_delete(*, image: GeneratedImage) -> None:
+    name, storage = image.file.name, image.file.storage
+    with transaction.atomic():
+        image.delete()
+        transaction.on_commit(lambda: storage.delete(name))  # the file goes only if the row really went

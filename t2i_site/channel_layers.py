@@ -1,0 +1,170 @@
+"""A channel layer on one SQLite file, for the embedded mode: cross-process, and needs no server.
+
+The Celery worker runs in its own process, and Channels' InMemoryChannelLayer cannot carry its
+progress events to the daphne process that holds the browsers' WebSockets. This layer stores
+messages and group memberships in a SQLite file (WAL mode) that both processes open; `receive`
+polls its channel every `poll_interval` seconds (50 ms: a progress bar does not need less).
+With REDIS_URL set the project uses channels-redis instead; this layer is for one machine.
+
+    CHANNEL_LAYERS = {"default": {"BACKEND": "t2i_site.channel_layers.SQLiteChannelLayer",
+                                  "CONFIG": {"path": "var/channels.sqlite3"}}}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+
+from channels.exceptions import ChannelFull
+from channels.layers import BaseChannelLayer
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    channel TEXT NOT NULL,
+    body TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS messages_channel ON messages (channel, id);
+CREATE TABLE IF NOT EXISTS groups (
+    grp TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    expires REAL NOT NULL,
+    PRIMARY KEY (grp, channel)
+);
+"""
+
+
+class SQLiteChannelLayer(BaseChannelLayer):
+    extensions = ["groups", "flush"]
+
+    def __init__(
+        self,
+        path: str,
+        expiry: int = 60,
+        group_expiry: int = 86400,
+        capacity: int = 100,
+        poll_interval: float = 0.05,
+        channel_capacity=None,
+    ):
+        super().__init__(expiry=expiry, capacity=capacity, channel_capacity=channel_capacity)
+        self.path = str(path)
+        self.group_expiry = group_expiry
+        self.poll_interval = poll_interval
+        self._local = threading.local()
+        self._prefix = f"specific.{uuid.uuid4().hex[:12]}!"
+        # one thread owns the SQLite connection: no new thread or connection per call, whatever the event loop
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-channel-layer")
+
+    async def _run(self, function, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._executor, functools.partial(function, *args))
+
+    # one connection per thread: sqlite3 connections must not cross threads
+    def _db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            self._local.conn = conn
+        return conn
+
+    def _send_sync(self, channels: list[str], message: dict) -> None:
+        body = json.dumps(message)
+        now = time.time()
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("DELETE FROM messages WHERE expires < ?", (now,))
+            for channel in channels:
+                (queued,) = db.execute("SELECT COUNT(*) FROM messages WHERE channel = ?", (channel,)).fetchone()
+                if queued >= self.get_capacity(channel):
+                    if len(channels) == 1:
+                        raise ChannelFull(channel)
+                    continue  # group sends drop silently for a full member, as channels-redis does
+                db.execute(
+                    "INSERT INTO messages (channel, body, expires) VALUES (?, ?, ?)", (channel, body, now + self.expiry)
+                )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _pop_sync(self, channel: str) -> dict | None:
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            row = db.execute(
+                "SELECT id, body FROM messages WHERE channel = ? AND expires >= ? ORDER BY id LIMIT 1",
+                (channel, time.time()),
+            ).fetchone()
+            if row:
+                db.execute("DELETE FROM messages WHERE id = ?", (row[0],))
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return json.loads(row[1]) if row else None
+
+    async def send(self, channel: str, message: dict) -> None:
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_channel_name(channel)
+        await self._run(self._send_sync, [channel], message)
+
+    async def receive(self, channel: str) -> dict:
+        self.require_valid_channel_name(channel)
+        while True:
+            message = await self._run(self._pop_sync, channel)
+            if message is not None:
+                return message
+            await asyncio.sleep(self.poll_interval)
+
+    async def new_channel(self, prefix: str = "specific.") -> str:
+        return f"{self._prefix}{prefix}{uuid.uuid4().hex}"
+
+    async def flush(self) -> None:
+        def _flush():
+            self._db().executescript("DELETE FROM messages; DELETE FROM groups;")
+
+        await self._run(_flush)
+
+    async def group_add(self, group: str, channel: str) -> None:
+        self.require_valid_group_name(group)
+        self.require_valid_channel_name(channel)
+
+        def _add():
+            self._db().execute(
+                "INSERT OR REPLACE INTO groups (grp, channel, expires) VALUES (?, ?, ?)",
+                (group, channel, time.time() + self.group_expiry),
+            )
+
+        await self._run(_add)
+
+    async def group_discard(self, group: str, channel: str) -> None:
+        self.require_valid_group_name(group)
+        self.require_valid_channel_name(channel)
+
+        def _discard():
+            self._db().execute("DELETE FROM groups WHERE grp = ? AND channel = ?", (group, channel))
+
+        await self._run(_discard)
+
+    async def group_send(self, group: str, message: dict) -> None:
+        assert isinstance(message, dict), "message is not a dict"
+        self.require_valid_group_name(group)
+
+        def _group_send():
+            db = self._db()
+            db.execute("DELETE FROM groups WHERE expires < ?", (time.time(),))
+            members = [row[0] for row in db.execute("SELECT channel FROM groups WHERE grp = ?", (group,))]
+            if members:
+                self._send_sync(members, message)
+
+        await self._run(_group_send)

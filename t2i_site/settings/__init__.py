@@ -1,0 +1,1 @@
+"""Settings: base (shared), local (the embedded default), test (PostgreSQL + Redis), production."""

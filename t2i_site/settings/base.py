@@ -1,0 +1,197 @@
+"""Settings shared by every environment. Values come from the environment, parsed strictly (t2i_site.env).
+
+Service switches: DATABASE_URL (else SQLite), REDIS_URL (else a filesystem Celery broker and a
+SQLite channel layer), T2I_S3_BUCKET (else files on disk under T2I_VAR_DIR/media).
+"""
+
+from pathlib import Path
+
+import dj_database_url
+
+from t2i_site.env import env_bool, env_int, env_list, env_mapping, env_path, env_str
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+VAR_DIR = env_path("T2I_VAR_DIR", BASE_DIR / "var")  # embedded database, broker folders, media
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY", None)
+DEBUG = env_bool("DJANGO_DEBUG", False)
+ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "channels",
+    "accounts",
+    "prompts",
+    "generation",
+    "feedback",
+    "modelops",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "t2i_site.urls"
+ASGI_APPLICATION = "t2i_site.asgi.application"
+WSGI_APPLICATION = "t2i_site.wsgi.application"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "prompts:create"
+LOGOUT_REDIRECT_URL = "generation:public_gallery"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASE_URL = env_str("DATABASE_URL", None)
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": VAR_DIR / "studio.sqlite3",
+            # the web process and the worker both write: WAL lets readers run beside the writer
+            "OPTIONS": {
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = env_path("DJANGO_STATIC_ROOT", BASE_DIR / "staticfiles")
+STATICFILES_DIRS = [BASE_DIR / "static"]
+MEDIA_ROOT = env_path("DJANGO_MEDIA_ROOT", VAR_DIR / "media")
+
+S3_BUCKET = env_str("T2I_S3_BUCKET", None)
+if S3_BUCKET:
+    _default_storage = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"bucket_name": S3_BUCKET, "endpoint_url": env_str("T2I_S3_ENDPOINT_URL", None)},
+    }
+else:
+    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": MEDIA_ROOT}}
+STORAGES = {
+    "default": _default_storage,
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+REDIS_URL = env_str("REDIS_URL", None)
+T2I_GPU_QUEUE = env_str("T2I_GPU_QUEUE", "gpu")
+CELERY_TASK_ROUTES = {"generation.tasks.*": {"queue": T2I_GPU_QUEUE}}
+CELERY_TASK_DEFAULT_QUEUE = T2I_GPU_QUEUE
+CELERY_TASK_IGNORE_RESULT = True  # the database holds every job's state, not the result backend
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # one generation at a time per worker; the queue stays fair
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+if REDIS_URL:
+    CELERY_BROKER_URL = REDIS_URL
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": env_str("T2I_CHANNELS_PREFIX", "t2i")},
+        }
+    }
+else:
+    _broker = VAR_DIR / "broker"
+    for _folder in ("queue", "processed", "control"):
+        (_broker / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_URL = "filesystem://"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_broker / "queue"),
+        "data_folder_out": str(_broker / "queue"),
+        "processed_folder": str(_broker / "processed"),
+        "control_folder": str(_broker / "control"),  # kombu's default is ./control in the working directory
+        "store_processed": False,
+        "polling_interval": 0.1,
+    }
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "t2i_site.channel_layers.SQLiteChannelLayer",
+            "CONFIG": {"path": str(VAR_DIR / "channels.sqlite3")},
+        }
+    }
+
+# Models: a version's `source` is a bundled name (ml_engine/weights/<name>) or a folder; this maps
+# names to other folders, e.g. T2I_MODEL_PATHS="diffusion=/models/diffusion-2026-11".
+T2I_MODEL_PATHS = env_mapping("T2I_MODEL_PATHS", {})
+T2I_DEFAULT_MODEL = env_str("T2I_DEFAULT_MODEL", "diffusion")
+T2I_DEVICE = env_str("T2I_DEVICE", "cpu")
+T2I_JOB_TIME_LIMIT_S = env_int("T2I_JOB_TIME_LIMIT_S", 600, minimum=1)
+T2I_DEMO_USER = env_str("T2I_DEMO_USER", "demo")
+T2I_DEMO_PASSWORD = env_str("T2I_DEMO_PASSWORD", "studio-demo")
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "t2i_site.api.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "PAGE_SIZE": 24,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Text-to-image studio API",
+    "DESCRIPTION": "Submit prompts, follow generation jobs, manage images and feedback.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",  # assets served from this server: the docs work offline
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+}

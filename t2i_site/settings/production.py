@@ -1,0 +1,16 @@
+"""Production: every secret and service comes from the environment; nothing has a default that could leak."""
+
+from t2i_site.settings.base import *  # noqa: F403
+from t2i_site.settings.base import DATABASE_URL, REDIS_URL, env_bool, env_int, env_str
+
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+DEBUG = False
+if not DATABASE_URL or not REDIS_URL:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("production needs DATABASE_URL and REDIS_URL")
+STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}  # noqa: F405
+SESSION_COOKIE_SECURE = env_bool("DJANGO_SECURE_COOKIES", True)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_HSTS_SECONDS = env_int("DJANGO_HSTS_SECONDS", 0, minimum=0)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

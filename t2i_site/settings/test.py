@@ -1,0 +1,41 @@
+"""Tests: real PostgreSQL and Redis on their standard local ports, the tiny model, files in a temp folder."""
+
+import tempfile
+import uuid
+
+import dj_database_url
+
+from t2i_site.settings.base import *  # noqa: F403
+from t2i_site.settings.base import env_str
+
+SECRET_KEY = "test-only-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+DATABASES = {
+    "default": dj_database_url.parse(env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/t2i"), conn_max_age=0)
+}
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/9")
+# each run gets its own queue and channel prefix, so two runs (or a stale message) never cross
+_RUN = uuid.uuid4().hex[:8]
+T2I_GPU_QUEUE = f"gpu-test-{_RUN}"
+CELERY_BROKER_URL = REDIS_URL
+CELERY_TASK_ROUTES = {"generation.tasks.*": {"queue": T2I_GPU_QUEUE}}
+CELERY_TASK_DEFAULT_QUEUE = T2I_GPU_QUEUE
+CELERY_BROKER_TRANSPORT_OPTIONS = {}
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"t2i-test-{_RUN}"},
+    }
+}
+MEDIA_ROOT = tempfile.mkdtemp(prefix="t2i-test-media-")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": MEDIA_ROOT}},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests do not test hashing
+# conftest saves a tiny random pipeline and points the model name "diffusion" at it (T2I_MODEL_PATHS)
+T2I_MODEL_PATHS = {}
+LOGGING = {"version": 1, "disable_existing_loggers": False}
+WHITENOISE_USE_FINDERS = True  # serve static files straight from the app folders: no collectstatic in tests
+WHITENOISE_AUTOREFRESH = True

@@ -1,0 +1,32 @@
+"""URL map: website pages, the REST API under /api/, its OpenAPI schema and Swagger UI, and the admin.
+
+Each app's urls.py holds `urlpatterns` (pages) and `api_urlpatterns` (REST), mounted here.
+"""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts import urls as accounts_urls
+from feedback import urls as feedback_urls
+from generation import urls as generation_urls
+from modelops import urls as modelops_urls
+from prompts import urls as prompts_urls
+
+api_patterns = [
+    path("auth/", include(accounts_urls.api_urlpatterns)),
+    path("", include(generation_urls.api_urlpatterns)),
+    path("", include(feedback_urls.api_urlpatterns)),
+    path("", include(modelops_urls.api_urlpatterns)),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/", include((api_patterns, "api"))),
+    path("accounts/", include((accounts_urls.urlpatterns, "accounts"))),
+    path("", include((prompts_urls.urlpatterns, "prompts"))),
+    path("", include((generation_urls.urlpatterns, "generation"))),
+    path("", include((feedback_urls.urlpatterns, "feedback"))),
+]
