@@ -1,13 +1,16 @@
-# The studio image: daphne (web) and the Celery worker run from it with different commands (docker-compose.yml).
+# The studio image: daphne (web), the Celery worker and the MLflow server run from it with different commands
+# (docker-compose.yml). TORCH_INDEX_URL picks the torch build: CPU by default, a CUDA index for GPU workers:
+#   docker build --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu126 -t t2i-studio-gpu .
 FROM python:3.11-slim
 
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
     HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 MLFLOW_DISABLE_TELEMETRY=true \
     DJANGO_SETTINGS_MODULE=t2i_site.settings.production
 WORKDIR /app
 
-# torch first, from the CPU index, so nothing later pulls a multi-GB CUDA build (a GPU image is a later issue)
-RUN pip install torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+# torch first, from the chosen index, so nothing later pulls a different build
+RUN pip install torch==2.13.0 --index-url ${TORCH_INDEX_URL}
 COPY requirements.txt .
 RUN pip install -r requirements.txt
 

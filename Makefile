@@ -8,7 +8,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test test-web browser lint format bench bench-studio clean-venv
+.PHONY: setup run test test-web browser lint format bench bench-studio pipeline pipeline-tiny sync-models clean-venv
 
 setup: $(VENV)/.installed
 
@@ -25,6 +25,18 @@ $(VENV)/.installed: requirements.txt
 # broker and a SQLite channel layer; daphne and one Celery worker run until Ctrl-C.
 run: setup
 	$(PY) manage.py runstudio --port $${PORT:-8000}
+
+# The MLOps loop: render data -> train -> evaluate -> register as `challenger` in the MLflow registry
+# (MLFLOW_TRACKING_URI, else data/mlflow); then promote it from /modelops/. ARGS passes options through.
+pipeline: setup
+	$(PY) -m ml_engine pipeline $(ARGS)
+
+pipeline-tiny: setup
+	OMP_NUM_THREADS=1 $(PY) -m ml_engine pipeline --preset tiny --out data/pipeline-tiny $(ARGS)
+
+# Mirror the registry's versions and aliases into the studio's database (the promotion services do it too).
+sync-models: setup
+	$(PY) manage.py sync_models
 
 # Tests need PostgreSQL and Redis on their standard local ports (.ci/run starts them) and Debian's chromium.
 test: setup browser

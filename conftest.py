@@ -31,6 +31,16 @@ def tiny_model_dir(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(autouse=True)
+def mlflow_store(tmp_path, settings):
+    """Every test gets its own MLflow tracking store and model registry (SQLite, artifacts beside it), and its
+    own cache of fetched registry copies (a test that tampers with one must not leak it to the next)."""
+    uri = f"sqlite:///{tmp_path}/mlflow/mlflow.db"
+    settings.MLFLOW_TRACKING_URI = uri
+    settings.T2I_REGISTRY_CACHE = tmp_path / "registry-cache"
+    return uri
+
+
 @pytest.fixture
 def model_version(db, tiny_model_dir):
     from modelops.tests.factories import ModelVersionFactory

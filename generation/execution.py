@@ -17,7 +17,7 @@ from generation.events import event_publish, job_state_event, progress_event
 from generation.models import GeneratedImage, GenerationJob
 from generation.pngs import infotext, png_bytes, png_data_url
 from modelops.runtime import pipeline_load
-from modelops.selectors import model_version_current
+from modelops.selectors import model_version_champion, model_version_current
 
 logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 3  # a job still "running" after a worker crash is redelivered and resumed this many times
@@ -113,6 +113,27 @@ def _save_images(job: GenerationJob, images: list, seeds: list[int]) -> None:
         transaction.on_commit(lambda: event_publish(job=job, event=job_state_event(job)))
 
 
+def _follow_champion(job: GenerationJob) -> GenerationJob:
+    """A job that named no model runs the version the `champion` alias points at now, and records it."""
+    if not job.follows_champion:
+        return job
+    try:
+        champion = model_version_champion()
+    except Exception:  # the registry is unreachable: the version chosen at submission still serves
+        logger.warning(
+            "could not resolve the champion alias; job %s keeps %s", job.pk, job.model_version, exc_info=True
+        )
+        return job
+    prompt = job.prompt
+    if champion is None or champion.pk == job.model_version_id or not champion.supports(prompt.width, prompt.height):
+        return job
+    with transaction.atomic():
+        GenerationJob.objects.filter(pk=job.pk).update(model_version=champion)
+        type(prompt).objects.filter(pk=prompt.pk).update(model_version=champion)
+    job.model_version = prompt.model_version = champion
+    return job
+
+
 def generation_job_execute(*, job_id: int) -> GenerationJob | None:
     """Run one job to its end. Returns None when the job no longer wants running (cancelled, done, gone)."""
     from ml_engine.pipelines import GenerationCancelled
@@ -121,6 +142,7 @@ def generation_job_execute(*, job_id: int) -> GenerationJob | None:
     if job is None:
         logger.info("job %s does not want running; skipped", job_id)
         return None
+    job = _follow_champion(job)
     event_publish(job=job, event={"type": "started", "job": job.pk, "total": job.total_steps})
     prompt = job.prompt
     try:
@@ -154,9 +176,13 @@ def generation_job_execute(*, job_id: int) -> GenerationJob | None:
 
 
 def pipeline_warm_up() -> None:
+    """Load the champion (by its registry alias; else the current row) before the first job arrives."""
+    from modelops.runtime import champion_source
+
     try:
         version = model_version_current()
-        if version is not None:
-            pipeline_load(version.source)
+        source = champion_source() or (version.source if version is not None else None)
+        if source is not None:
+            pipeline_load(source)
     except Exception:  # a broken model or database fails its jobs with a clear error; the worker still starts
         logger.warning("could not preload the current model", exc_info=True)

@@ -22,6 +22,9 @@ class GenerationJob(models.Model):
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="jobs")
     prompt = models.OneToOneField("prompts.TextPrompt", on_delete=models.CASCADE, related_name="job")
     model_version = models.ForeignKey("modelops.ModelVersion", on_delete=models.PROTECT, related_name="jobs")
+    # named no model: the worker runs whichever version holds the champion alias when the job starts (and
+    # records it here), so a promotion reaches queued jobs too; a named version (or a re-run) is pinned
+    follows_champion = models.BooleanField(default=False)
     visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED, db_index=True)
     progress = models.FloatField(default=0.0)  # 0..1, denoising steps done / total

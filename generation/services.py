@@ -54,6 +54,7 @@ def generation_job_submit(
         user=user,
         prompt=prompt,
         model_version=prompt.model_version,
+        follows_champion=model is None,
         visibility=visibility,
         total_steps=prompt.steps * prompt.num_images,
     )

@@ -1,11 +1,22 @@
-"""GET /api/models/: the model versions a job may name."""
+"""GET /api/models/: the model versions a job may name (public). Staff: promote, rollback, evaluate, changes."""
 
+from django.db import transaction
 from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
 from rest_framework.generics import ListAPIView
-from rest_framework.permissions import AllowAny
+from rest_framework.permissions import AllowAny, IsAdminUser
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
-from modelops.selectors import model_version_list
+from modelops.selectors import model_change_list, model_version_get_by_id, model_version_list
+from modelops.services import (
+    PromotionRefused,
+    model_version_evaluation_request,
+    model_version_promote,
+    model_version_rollback,
+)
+from t2i_site.api import StrictSerializer
 
 
 class ModelVersionOutputSerializer(serializers.Serializer):
@@ -19,6 +30,9 @@ class ModelVersionOutputSerializer(serializers.Serializer):
     default_steps = serializers.IntegerField()
     default_guidance = serializers.FloatField()
     sampler_name = serializers.CharField()
+    registry_version = serializers.IntegerField(allow_null=True)
+    aliases = serializers.ListField(child=serializers.CharField())
+    alignment = serializers.DictField(child=serializers.FloatField())
 
 
 @extend_schema(responses=ModelVersionOutputSerializer(many=True))
@@ -29,3 +43,88 @@ class ModelVersionListApi(ListAPIView):
 
     def get_queryset(self):
         return model_version_list()
+
+
+# Staff: promotion, rollback, evaluation -----------------------------------------------------------------
+class PromoteInputSerializer(StrictSerializer):
+    reason = serializers.CharField(allow_blank=True, max_length=2000, required=False, default="")
+    force = serializers.BooleanField(required=False, default=False)
+
+
+class RollbackInputSerializer(StrictSerializer):
+    reason = serializers.CharField(allow_blank=True, max_length=2000, required=False, default="")
+
+
+class ModelChangeOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    action = serializers.CharField()
+    actor = serializers.CharField(source="actor.username", allow_null=True, default=None)
+    from_version = serializers.CharField(source="from_version.version_name", allow_null=True, default=None)
+    to_version = serializers.CharField(source="to_version.version_name", allow_null=True, default=None)
+    reason = serializers.CharField()
+    forced = serializers.BooleanField()
+    gate = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+
+
+def _version_or_404(version_id: int):
+    version = model_version_get_by_id(version_id=version_id)
+    if version is None:
+        raise NotFound("no such model version")
+    return version
+
+
+class ModelVersionPromoteApi(APIView):
+    """Promote to champion through the evaluation gate: 200 with the gate result, 409 with the failing categories."""
+
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=PromoteInputSerializer, responses={200: ModelChangeOutputSerializer})
+    def post(self, request, version_id: int):
+        version = _version_or_404(version_id)
+        serializer = PromoteInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            change = model_version_promote(version=version, actor=request.user, **data)
+        except PromotionRefused as refused:
+            body = {
+                "detail": str(refused),
+                "failing": refused.gate.failing,
+                "gate": refused.gate.as_dict(),
+                "change": refused.change.pk,
+            }
+            return Response(body, status=status.HTTP_409_CONFLICT)
+        return Response(ModelChangeOutputSerializer(change).data)
+
+
+class ModelVersionRollbackApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=RollbackInputSerializer, responses={200: ModelChangeOutputSerializer})
+    def post(self, request):
+        serializer = RollbackInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        change = model_version_rollback(actor=request.user, **data)
+        return Response(ModelChangeOutputSerializer(change).data)
+
+
+class ModelVersionEvaluateApi(APIView):
+    permission_classes = [IsAdminUser]
+
+    @extend_schema(request=None, responses={202: None})
+    def post(self, request, version_id: int):
+        version = _version_or_404(version_id)
+        with transaction.atomic():
+            model_version_evaluation_request(version=version)
+        return Response({"queued": version.pk}, status=status.HTTP_202_ACCEPTED)
+
+
+class ModelChangeListApi(ListAPIView):
+    permission_classes = [IsAdminUser]
+    serializer_class = ModelChangeOutputSerializer
+    pagination_class = None
+
+    def get_queryset(self):
+        return model_change_list()

@@ -1,7 +1,11 @@
 """Loading a model version's pipeline in a worker: resolved through settings, loaded once, then cached.
 
-T2I_MODEL_PATHS maps a name to another folder (tests point "diffusion" at a tiny random pipeline);
-otherwise ml_engine resolves bundled names and folders itself. Only workers import torch.
+A registered version's source is "registry:<model>/<version>": the worker fetches that version's folder
+from the MLflow registry into T2I_REGISTRY_CACHE and checks its SHA-256 against the registered one on
+every job (a changed copy is refused, never loaded); only safetensors weights are loaded. A promotion
+moves the `champion` alias and the `is_current` row, so the next job names the new version and this
+cache loads it beside the old one: no restart. T2I_MODEL_PATHS maps a bundled name to another folder
+(tests point "diffusion" at a tiny random pipeline). Only workers import torch.
 """
 
 from __future__ import annotations
@@ -11,26 +15,51 @@ from pathlib import Path
 
 from django.conf import settings
 
+REGISTRY_PREFIX = "registry:"
 _cache: dict[tuple[str, str], object] = {}
 _lock = threading.Lock()
+MAX_CACHED = 3  # champion, challenger and one more (a rollback target) stay loaded
+
+
+def registry_source(*, model_name: str, version: int) -> str:
+    return f"{REGISTRY_PREFIX}{model_name}/{version}"
+
+
+def registry_client(model_name: str | None = None):
+    """The MLflow registry for `model_name` (default T2I_REGISTERED_MODEL) in the configured store."""
+    from ml_engine.registry import Registry
+
+    return Registry(tracking_uri=settings.MLFLOW_TRACKING_URI, model_name=model_name or settings.T2I_REGISTERED_MODEL)
 
 
 def model_folder(source: str) -> Path:
+    if source.startswith(REGISTRY_PREFIX):
+        model_name, _, version = source.removeprefix(REGISTRY_PREFIX).rpartition("/")
+        return registry_client(model_name).fetch(int(version), cache_dir=settings.T2I_REGISTRY_CACHE)
     from ml_engine.pipelines.loader import resolve_model
 
     return resolve_model(settings.T2I_MODEL_PATHS.get(source, source))
 
 
 def pipeline_load(source: str):
-    """The pipeline for a version's source, loaded on first use in this process."""
+    """The pipeline for a version's source, loaded on first use in this process (hash checked every time)."""
     folder = model_folder(source)
     key = (str(folder), settings.T2I_DEVICE)
     with _lock:
         if key not in _cache:
             from ml_engine.pipelines import load_pipeline
 
+            while len(_cache) >= MAX_CACHED:
+                _cache.pop(next(iter(_cache)))  # the oldest loaded; dicts keep insertion order
             _cache[key] = load_pipeline(str(folder), device=settings.T2I_DEVICE)
         return _cache[key]
+
+
+def champion_source() -> str | None:
+    """The source of the version the registry's `champion` alias points at now (None when there is none)."""
+    registry = registry_client()
+    champion = registry.alias_version("champion")
+    return registry_source(model_name=registry.model_name, version=champion.version) if champion else None
 
 
 def pipeline_cache_clear() -> None:

@@ -1,1 +1,136 @@
-"""modelops has no pages of its own yet: versions show on the image page and in the admin."""
+"""modelops pages: the staff model page (versions, metrics, ratings, A/B results, promote, rollback, changes)
+and the blind A/B arena for signed-in users. Thin: each view calls one selector or service."""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from modelops import selectors, services
+from modelops.models import ArenaMatch
+
+
+def staff_required(view):
+    """Signed-in non-staff get 403 (not a redirect: they are signed in, just not allowed); anonymous sign in."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_staff:
+            raise PermissionDenied("Staff only.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+def _version_or_404(version_id: int):
+    version = selectors.model_version_get_by_id(version_id=version_id)
+    if version is None:
+        raise Http404("No such model version.")
+    return version
+
+
+@staff_required
+@require_GET
+def dashboard(request):
+    context = {
+        "versions": selectors.model_version_rated_list(),
+        "changes": selectors.model_change_list(),
+        "arena": selectors.arena_results(),
+    }
+    return render(request, "modelops/dashboard.html", context)
+
+
+@staff_required
+@require_POST
+def version_promote(request, version_id: int):
+    version = _version_or_404(version_id)
+    try:
+        services.model_version_promote(
+            version=version,
+            actor=request.user,
+            reason=request.POST.get("reason", ""),
+            force=request.POST.get("force") == "on",
+        )
+        messages.success(request, f"{version} is now the champion.")
+    except services.PromotionRefused as refused:
+        failing = ", ".join(refused.gate.failing)
+        messages.error(request, f"Refused by the evaluation gate ({failing}). Force it with a written reason.")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("modelops:dashboard")
+
+
+@staff_required
+@require_POST
+def rollback(request):
+    try:
+        change = services.model_version_rollback(actor=request.user, reason=request.POST.get("reason", ""))
+        messages.success(request, f"Rolled back: {change.to_version} is the champion again.")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("modelops:dashboard")
+
+
+@staff_required
+@require_POST
+def version_evaluate(request, version_id: int):
+    version = _version_or_404(version_id)
+    services.model_version_evaluation_request(version=version)
+    messages.info(request, f"Evaluation of {version} queued on the workers.")
+    return redirect("modelops:dashboard")
+
+
+@staff_required
+@require_POST
+def sync(request):
+    created = services.model_version_sync(actor=request.user)
+    messages.info(request, f"Synced with the registry: {len(created)} new version(s).")
+    return redirect("modelops:dashboard")
+
+
+# The arena -------------------------------------------------------------------------------------------
+@login_required
+@require_GET
+def arena(request):
+    match = selectors.arena_match_open_for(user=request.user)
+    if match is None:
+        try:
+            match = services.arena_match_create(user=request.user)
+        except ValidationError as error:
+            return render(request, "modelops/arena.html", {"unavailable": " ".join(error.messages)})
+    return render(request, "modelops/arena.html", {"match": match})
+
+
+@login_required
+@require_POST
+def arena_vote(request, match_id: int):
+    match = selectors.arena_match_get(match_id=match_id, user=request.user)
+    if match is None:
+        raise Http404("No such match.")
+    try:
+        services.arena_vote_record(match=match, user=request.user, choice=request.POST.get("choice", ""))
+        messages.success(request, "Thanks! Here is the next pair.")
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    return redirect("arena:arena")
+
+
+@login_required
+@require_GET
+def arena_image(request, match_id: int, side: str):
+    match = selectors.arena_match_get(match_id=match_id, user=request.user)
+    if (
+        match is None
+        or side not in ("a", "b")
+        or match.status not in (ArenaMatch.Status.READY, ArenaMatch.Status.VOTED)
+    ):
+        raise Http404("No such image.")
+    file = match.left_image if side == "a" else match.right_image
+    return FileResponse(file.open("rb"), content_type="image/png")

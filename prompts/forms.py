@@ -23,18 +23,20 @@ class PromptForm(forms.Form):
     seed = forms.IntegerField(required=False, widget=forms.NumberInput(attrs={"placeholder": "random"}))
     num_images = forms.TypedChoiceField(choices=[(n, n) for n in range(1, 5)], coerce=int, initial=1, label="Images")
     size = forms.ChoiceField(choices=[])
-    model = forms.ChoiceField(choices=[])
+    model = forms.ChoiceField(choices=[], required=False)  # "" = the champion at the time the job runs
     visibility = forms.ChoiceField(choices=Visibility.choices, initial=Visibility.PRIVATE)
 
     def __init__(self, *args, versions=(), **kwargs):
         super().__init__(*args, **kwargs)
         versions = list(versions)
-        self.fields["model"].choices = [(v.version_name, v.version_name) for v in versions]
+        current = next((v for v in versions if v.is_current), None)
+        champion = [("", f"Champion ({current.version_name})")] if current is not None else []
+        self.fields["model"].choices = champion + [(v.version_name, v.version_name) for v in versions]
         sizes = sorted({f"{w}x{h}" for v in versions for w, h in v.supported_sizes})
         self.fields["size"].choices = [(s, s) for s in sizes]
         current = next((v for v in versions if v.is_current), versions[0] if versions else None)
         if current is not None:
-            self.fields["model"].initial = current.version_name
+            self.fields["model"].initial = "" if champion else current.version_name
             self.fields["steps"].initial = current.default_steps
             self.fields["guidance"].initial = current.default_guidance
             self.fields["size"].initial = "{}x{}".format(*current.supported_sizes[0])
@@ -51,7 +53,7 @@ class PromptForm(forms.Form):
             "width": width,
             "height": height,
             "num_images": data["num_images"],
-            "model": data["model"],
+            "model": data["model"] or None,
             "visibility": data["visibility"],
         }
 

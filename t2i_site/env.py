@@ -78,3 +78,16 @@ def env_mapping(name: str, default=_MISSING) -> dict[str, str]:
 def env_path(name: str, default=_MISSING) -> Path:
     value = _raw(name, default)
     return Path(default if value is None else value).expanduser().resolve()
+
+
+def env_float(name: str, default=_MISSING, *, minimum: float | None = None) -> float:
+    value = _raw(name, default)
+    if value is None:
+        return default
+    try:
+        number = float(value)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a number") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name}={number} must be at least {minimum}")
+    return number

@@ -29,4 +29,6 @@ urlpatterns = [
     path("", include((prompts_urls.urlpatterns, "prompts"))),
     path("", include((generation_urls.urlpatterns, "generation"))),
     path("", include((feedback_urls.urlpatterns, "feedback"))),
+    path("", include((modelops_urls.urlpatterns, "modelops"))),
+    path("", include((modelops_urls.arena_urlpatterns, "arena"))),
 ]

@@ -1,4 +1,4 @@
-"""`python -m ml_engine ...`: data, train, generate, evaluate.
+"""`python -m ml_engine ...`: data, train, generate, evaluate, pipeline.
 
 Run `python -m ml_engine <command> --help` for each command's options. Heavy libraries (torch,
 diffusers, mlflow) are imported by the command that needs them, so `--help` stays fast.
@@ -14,6 +14,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from ml_engine import pipeline_cmd
     from ml_engine.cli import data_cmd, evaluate_cmd, generate_cmd, train_cmd
 
     parser = argparse.ArgumentParser(prog="python -m ml_engine", description=__doc__.splitlines()[0])
@@ -22,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
     train_cmd.add_train_parser(sub)
     generate_cmd.add_parser(sub)
     evaluate_cmd.add_parser(sub)
+    pipeline_cmd.add_parser(sub)
     return parser
 
 

@@ -74,3 +74,8 @@ def test_a_trained_model_takes_over_from_the_demo_stand_in(db, tiny_model_dir, s
 
     assert ModelVersion.objects.get(is_current=True).version_name == "diffusion"
     assert ModelVersion.objects.filter(version_name="untrained-demo").exists()  # its images keep their version
+    from modelops.runtime import registry_client
+
+    # the registry agrees: the demo was version 1 (champion), the trained model is version 2 and now champion
+    assert registry_client().alias_version("champion").version == 2
+    assert ModelVersion.objects.get(version_name="diffusion").aliases == ["champion"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from t2i_site.env import env_bool, env_int, env_list, env_mapping, env_path, env_str
+from t2i_site.env import env_bool, env_float, env_int, env_list, env_mapping, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = env_path("T2I_VAR_DIR", BASE_DIR / "var")  # embedded database, broker folders, media
@@ -110,9 +110,15 @@ MEDIA_ROOT = env_path("DJANGO_MEDIA_ROOT", VAR_DIR / "media")
 
 S3_BUCKET = env_str("T2I_S3_BUCKET", None)
 if S3_BUCKET:
+    # credentials come from boto3's usual sources (AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, a role, ...)
     _default_storage = {
         "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {"bucket_name": S3_BUCKET, "endpoint_url": env_str("T2I_S3_ENDPOINT_URL", None)},
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": env_str("T2I_S3_ENDPOINT_URL", None),
+            "region_name": env_str("T2I_S3_REGION", None),
+            "querystring_auth": True,  # private images: signed, expiring URLs
+        },
     }
 else:
     _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": MEDIA_ROOT}}
@@ -123,7 +129,7 @@ STORAGES = {
 
 REDIS_URL = env_str("REDIS_URL", None)
 T2I_GPU_QUEUE = env_str("T2I_GPU_QUEUE", "gpu")
-CELERY_TASK_ROUTES = {"generation.tasks.*": {"queue": T2I_GPU_QUEUE}}
+CELERY_TASK_ROUTES = {"generation.tasks.*": {"queue": T2I_GPU_QUEUE}, "modelops.tasks.*": {"queue": T2I_GPU_QUEUE}}
 CELERY_TASK_DEFAULT_QUEUE = T2I_GPU_QUEUE
 CELERY_TASK_IGNORE_RESULT = True  # the database holds every job's state, not the result backend
 CELERY_TASK_ACKS_LATE = True
@@ -164,6 +170,18 @@ T2I_MODEL_PATHS = env_mapping("T2I_MODEL_PATHS", {})
 T2I_DEFAULT_MODEL = env_str("T2I_DEFAULT_MODEL", "diffusion")
 T2I_DEVICE = env_str("T2I_DEVICE", "cpu")
 T2I_JOB_TIME_LIMIT_S = env_int("T2I_JOB_TIME_LIMIT_S", 600, minimum=1)
+# MLOps: the MLflow store (unset: ml_engine's local SQLite store under data/mlflow), the registered model,
+# where workers keep hash-checked copies of registry versions, the promotion gate and the evaluation job.
+MLFLOW_TRACKING_URI = env_str("MLFLOW_TRACKING_URI", None)
+T2I_MLFLOW_UI_URL = env_str("T2I_MLFLOW_UI_URL", None)  # e.g. http://mlflow.example.com: links to runs
+T2I_REGISTERED_MODEL = env_str("T2I_REGISTERED_MODEL", "shapes-diffusion")
+T2I_REGISTRY_CACHE = env_path("T2I_REGISTRY_CACHE", VAR_DIR / "registry-cache")
+T2I_TENSORBOARD_DIR = env_path("T2I_TENSORBOARD_DIR", VAR_DIR / "tensorboard")  # evaluation jobs' event files
+T2I_PROMOTION_MARGIN = env_float("T2I_PROMOTION_MARGIN", 0.02, minimum=0.0)  # largest allowed drop per category
+T2I_EVAL_PER_CATEGORY = env_int("T2I_EVAL_PER_CATEGORY", 8, minimum=1)
+T2I_EVAL_SEEDS = env_int("T2I_EVAL_SEEDS", 2, minimum=1)
+T2I_EVAL_STEPS = env_int("T2I_EVAL_STEPS", 20, minimum=1)
+T2I_ARENA_STEPS = env_int("T2I_ARENA_STEPS", 20, minimum=1)
 T2I_DEMO_USER = env_str("T2I_DEMO_USER", "demo")
 T2I_DEMO_PASSWORD = env_str("T2I_DEMO_PASSWORD", "studio-demo")
 

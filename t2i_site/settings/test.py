@@ -2,6 +2,7 @@
 
 import tempfile
 import uuid
+from pathlib import Path
 
 import dj_database_url
 
@@ -19,7 +20,7 @@ REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/9")
 _RUN = uuid.uuid4().hex[:8]
 T2I_GPU_QUEUE = f"gpu-test-{_RUN}"
 CELERY_BROKER_URL = REDIS_URL
-CELERY_TASK_ROUTES = {"generation.tasks.*": {"queue": T2I_GPU_QUEUE}}
+CELERY_TASK_ROUTES = {"generation.tasks.*": {"queue": T2I_GPU_QUEUE}, "modelops.tasks.*": {"queue": T2I_GPU_QUEUE}}
 CELERY_TASK_DEFAULT_QUEUE = T2I_GPU_QUEUE
 CELERY_BROKER_TRANSPORT_OPTIONS = {}
 CHANNEL_LAYERS = {
@@ -36,6 +37,14 @@ STORAGES = {
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests do not test hashing
 # conftest saves a tiny random pipeline and points the model name "diffusion" at it (T2I_MODEL_PATHS)
 T2I_MODEL_PATHS = {}
+# each test gets its own MLflow store (conftest's autouse fixture); fetched registry copies stay out of var/
+MLFLOW_TRACKING_URI = None
+T2I_REGISTRY_CACHE = tempfile.mkdtemp(prefix="t2i-test-registry-")
+T2I_TENSORBOARD_DIR = Path(tempfile.mkdtemp(prefix="t2i-test-tb-"))
+T2I_EVAL_PER_CATEGORY = 1
+T2I_EVAL_SEEDS = 1
+T2I_EVAL_STEPS = 2
+T2I_ARENA_STEPS = 2
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 WHITENOISE_USE_FINDERS = True  # serve static files straight from the app folders: no collectstatic in tests
 WHITENOISE_AUTOREFRESH = True

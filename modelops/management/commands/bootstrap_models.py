@@ -1,4 +1,5 @@
-"""Register the bundled models (and T2I_MODEL_PATHS names) as model versions."""
+"""Register the bundled models (and T2I_MODEL_PATHS names) as model versions; on a fresh install the default one
+becomes registry version 1 with alias `champion`."""
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -20,4 +21,9 @@ class Command(BaseCommand):
             self.stdout.write(f"registered model version {version.version_name} ({version.source})")
         for version in model_version_list():
             marker = "*" if version.is_current else " "
-            self.stdout.write(f"{marker} {version.version_name}: {version.sizes_label}, {version.sampler_name}")
+            registry = (
+                f", registry v{version.registry_version} {','.join(version.aliases)}" if version.is_registered else ""
+            )
+            self.stdout.write(
+                f"{marker} {version.version_name}: {version.sizes_label}, {version.sampler_name}{registry}"
+            )
