@@ -127,34 +127,14 @@ class _Timer:
             print(f"      done in {took:.1f} s", file=self.progress.stream, flush=True)
 
 
-def stream_fingerprint(config) -> str:
-    """What a training run's data is, when it draws scenes from the renderer instead of a folder: a digest of
-    the renderer and caption sources and the seed (and pool size) that drive them."""
-    import hashlib
-
-    from ml_engine.data import captions, render, scene, spec
-    from ml_engine.registry import files_fingerprint
-
-    sources = files_fingerprint([m.__file__ for m in (spec, scene, render, captions)])
-    knobs = f"seed={config.seed};pool={getattr(config, 'scene_pool', '')}"
-    return hashlib.sha256(f"{sources};{knobs}".encode()).hexdigest()
-
-
-def training_run_tag(config, *, dataset_fingerprint: str | None = None) -> str | None:
-    """Tag a finished training run with its dataset fingerprint and the code commit (the loops log the rest)."""
-    from ml_engine.registry import Registry, code_commit
+def training_run_id(config, *, rendered_set_fingerprint: str | None = None) -> str | None:
+    """The MLflow run of a finished training run (its loop tagged the stream fingerprint and the code commit);
+    the fingerprint of the rendered set that the pipeline checked is added beside them."""
+    from ml_engine.registry import Registry
 
     run_id = _training_run_id(config) if config.mlflow else None
-    if run_id:
-        commit = code_commit()
-        Registry().run_tag(
-            run_id,
-            {
-                "dataset_fingerprint": dataset_fingerprint or stream_fingerprint(config),
-                "code_commit": commit,
-                "mlflow.source.git.commit": commit,
-            },
-        )
+    if run_id and rendered_set_fingerprint:
+        Registry().run_tag(run_id, {"rendered_set_fingerprint": rendered_set_fingerprint})
     return run_id
 
 
@@ -193,7 +173,7 @@ def pipeline_run(config: PipelineConfig) -> PipelineResult:
             from ml_engine.training.autoencoder import train_autoencoder
 
             config.diffusion.autoencoder = train_autoencoder(config.autoencoder)
-            training_run_tag(config.autoencoder, dataset_fingerprint=fingerprint)
+            training_run_id(config.autoencoder, rendered_set_fingerprint=fingerprint)
         else:
             print(f"      using {config.diffusion.autoencoder}", file=sys.stderr)
 
@@ -201,7 +181,7 @@ def pipeline_run(config: PipelineConfig) -> PipelineResult:
         if not config.diffusion.output_dir:
             config.diffusion.output_dir = os.path.join(config.out, "diffusion")
         folder = train_diffusion(config.diffusion)
-        run_id = training_run_tag(config.diffusion, dataset_fingerprint=fingerprint)
+        run_id = training_run_id(config.diffusion, rendered_set_fingerprint=fingerprint)
         with open(os.path.join(folder, "training.json")) as f:
             summary = json.load(f)
         loss = summary["loss_curve"][-1][1] if summary.get("loss_curve") else None

@@ -17,13 +17,13 @@ References: MLflow Model Registry (aliases), mlflow.org/docs/latest/ml/model-reg
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ml_engine.provenance import code_commit, files_fingerprint, folder_sha256  # noqa: F401 (re-exported)
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -35,47 +35,6 @@ _PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}
 
 class RegistryError(Exception):
     """A registry operation that cannot be done as asked (unknown version, hash mismatch, pickles)."""
-
-
-def folder_sha256(folder: str | os.PathLike) -> str:
-    """One digest over every file's relative path and bytes, in sorted order: any changed byte changes it."""
-    root = Path(folder)
-    digest = hashlib.sha256()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                digest.update(chunk)
-        digest.update(b"\0")
-    return digest.hexdigest()
-
-
-def files_fingerprint(paths: list[str | os.PathLike]) -> str:
-    """The dataset fingerprint: a SHA-256 over files or folders (folders hashed as by folder_sha256)."""
-    digest = hashlib.sha256()
-    for path in paths:
-        path = Path(path)
-        digest.update(folder_sha256(path).encode() if path.is_dir() else hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
-
-
-def code_commit(repo: str | os.PathLike | None = None) -> str:
-    """The git commit of the code (with "-dirty" when the tree has changes), or "unknown" outside git."""
-    cwd = str(repo or Path(__file__).resolve().parents[1])
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=cwd, capture_output=True, text=True, check=True, timeout=10
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    return commit + ("-dirty" if dirty else "")
 
 
 def _refuse_pickles(folder: Path) -> None:

@@ -33,8 +33,5 @@ def run(args) -> int:
     else:
         from ml_engine.training.diffusion import train_diffusion as train
     output = train(config)
-    from ml_engine.pipeline_cmd import training_run_tag
-
-    training_run_tag(config)  # the dataset fingerprint and the code commit, which the loops do not record
     print(f"saved {config.kind} to {output}")
     return 0

@@ -29,6 +29,7 @@ from ml_engine.data.scene import sample_scene
 from ml_engine.evaluation.scoring import score_images
 from ml_engine.images import from_model_range, to_model_range
 from ml_engine.models.autoencoder import ShapesAutoencoder
+from ml_engine.provenance import training_tags
 from ml_engine.tracking import Tracker
 from ml_engine.training.common import autocast, load_checkpoint, lr_at, save_checkpoint, seed_everything
 
@@ -98,7 +99,9 @@ def train_autoencoder(config: AutoencoderConfig) -> str:
     data_rng = np.random.default_rng([config.seed, step])  # a resumed run continues with fresh scenes
 
     tracker = Tracker(config.mlflow, config.experiment, config.name, os.path.join(config.run_dir, "tb"))
-    info["run_id"] = tracker.start(vars(config), resume_run_id=info.get("run_id"), tags={"stage": "autoencoder"})
+    info["run_id"] = tracker.start(
+        vars(config), resume_run_id=info.get("run_id"), tags={"stage": "autoencoder", **training_tags(config)}
+    )
     use_bf16 = config.bf16
     started = time.time()
     bar = tqdm(total=config.max_steps, initial=step, desc="autoencoder", dynamic_ncols=True)

@@ -29,6 +29,7 @@ from ml_engine.images import grid
 from ml_engine.models.autoencoder import ShapesAutoencoder
 from ml_engine.models.unet import build_unet
 from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
+from ml_engine.provenance import training_tags
 from ml_engine.schedulers import sampling_scheduler, training_scheduler
 from ml_engine.text.cache import CaptionStateCache
 from ml_engine.text.encoder import TextEncoder
@@ -105,7 +106,9 @@ def train_diffusion(config: DiffusionConfig) -> str:
     params = sum(p.numel() for p in unet.parameters())
     tracker = Tracker(config.mlflow, config.experiment, config.name, os.path.join(config.run_dir, "tb"))
     info["run_id"] = tracker.start(
-        {**vars(config), "unet_params": params}, resume_run_id=info.get("run_id"), tags={"stage": "diffusion"}
+        {**vars(config), "unet_params": params},
+        resume_run_id=info.get("run_id"),
+        tags={"stage": "diffusion", **training_tags(config)},
     )
     weights = config.category_weights or None
     started, seen_since_log = time.time(), time.time()
