@@ -102,8 +102,9 @@ class PipelineResult:
 
 
 class _Progress:
-    def __init__(self, total: int, stream=sys.stderr):
-        self.total, self.index, self.stream = total, 0, stream
+    def __init__(self, total: int, stream=None):
+        # sys.stderr is looked up now, not at import: a default argument would pin whatever stream was current then
+        self.total, self.index, self.stream = total, 0, stream or sys.stderr
         self.seconds: dict[str, float] = {}
 
     def step(self, name: str, what: str):
