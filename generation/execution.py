@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from generation.events import event_publish, job_state_event, progress_event
 from generation.models import GeneratedImage, GenerationJob
-from generation.pngs import infotext, png_bytes, png_data_url
+from generation.pngs import image_infotext, png_bytes, png_data_url
 from modelops.runtime import pipeline_load
 from modelops.selectors import model_version_champion, model_version_current
 
@@ -81,17 +81,6 @@ def _save_images(job: GenerationJob, images: list, seeds: list[int]) -> None:
     prompt, version = job.prompt, job.model_version
     with transaction.atomic():
         for index, (image, seed) in enumerate(zip(images, seeds, strict=True)):
-            parameters = infotext(
-                prompt=prompt.text_content,
-                negative_prompt=prompt.negative_prompt,
-                steps=prompt.steps,
-                sampler=version.sampler_name,
-                guidance=prompt.guidance,
-                seed=seed,
-                width=image.width,
-                height=image.height,
-                model=version.version_name,
-            )
             row = GeneratedImage(
                 job=job,
                 prompt=prompt,
@@ -103,9 +92,8 @@ def _save_images(job: GenerationJob, images: list, seeds: list[int]) -> None:
                 height=image.height,
                 visibility=job.visibility,
             )
-            row.file.save(
-                f"job{job.pk}-{index}-seed{seed}.png", ContentFile(png_bytes(image, parameters=parameters)), save=False
-            )
+            png = png_bytes(image, parameters=image_infotext(row))
+            row.file.save(f"job{job.pk}-{index}-seed{seed}.png", ContentFile(png), save=False)
             row.save()
         job.refresh_from_db(fields=["preview", "step", "total_steps"])  # the step callback updated them in SQL
         job.status, job.progress, job.finished_at = GenerationJob.Status.SUCCEEDED, 1.0, timezone.now()

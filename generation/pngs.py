@@ -37,6 +37,22 @@ def infotext(
     return "\n".join(lines)
 
 
+def image_infotext(image) -> str:
+    """The infotext of a GeneratedImage (saved or not): its prompt's settings, its own seed and size, its model."""
+    prompt, version = image.prompt, image.model_version
+    return infotext(
+        prompt=prompt.text_content,
+        negative_prompt=prompt.negative_prompt,
+        steps=prompt.steps,
+        sampler=version.sampler_name,
+        guidance=prompt.guidance,
+        seed=image.seed,
+        width=image.width,
+        height=image.height,
+        model=version.version_name,
+    )
+
+
 def png_bytes(image: Image.Image, *, parameters: str | None = None) -> bytes:
     info = PngInfo()
     if parameters is not None:

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_POST
 from feedback.selectors import feedback_list_for_image, feedback_of_user, feedback_summary
 from generation import selectors, services
 from generation.events import job_state_event
-from generation.pngs import infotext
+from generation.pngs import image_infotext
 
 GALLERY_PAGE_SIZE = 24
 
@@ -77,18 +77,8 @@ def public_gallery(request):
 @require_GET
 def image_detail(request, image_id: int):
     image = _image_or_404(request, image_id)
-    prompt, version = image.prompt, image.model_version
-    parameters = infotext(
-        prompt=prompt.text_content,
-        negative_prompt=prompt.negative_prompt,
-        steps=prompt.steps,
-        sampler=version.sampler_name,
-        guidance=prompt.guidance,
-        seed=image.seed,
-        width=image.width,
-        height=image.height,
-        model=version.version_name,
-    )
+    prompt = image.prompt
+    parameters = image_infotext(image)
     context = {
         "image": image,
         "prompt": prompt,

@@ -1,10 +1,12 @@
 """Tiny training runs: the loss falls, checkpoints resume where they stopped, the result loads."""
 
+import dataclasses
 import json
 import os
 
 import pytest
 
+from ml_engine import pipeline_cmd
 from ml_engine.config import AutoencoderConfig, DiffusionConfig, load_config
 from ml_engine.pipelines import load_pipeline
 
@@ -15,47 +17,32 @@ def cache_in_tmp(tmp_path, monkeypatch):
 
 
 def tiny_autoencoder_config(tmp_path, **overrides) -> AutoencoderConfig:
+    """The pipeline's tiny autoencoder, untracked, with its own run name and folder."""
     fields = dict(
         name="ae-test",
-        batch_size=16,
         max_steps=40,
-        lr=2e-3,
-        warmup_steps=5,
-        log_every=5,
         checkpoint_every=20,
-        eval_every=1000,
         eval_images=32,
-        encoder_widths=(16, 16, 16),
-        decoder_widths=(16, 16, 16),
-        decoder_blocks=1,
         mlflow=False,
+        experiment="shapes",
         output_dir=str(tmp_path / "ae"),
     )
-    return AutoencoderConfig(**{**fields, **overrides})
+    return dataclasses.replace(pipeline_cmd.tiny_autoencoder_config(str(tmp_path)), **{**fields, **overrides})
 
 
 def tiny_diffusion_config(tmp_path, autoencoder: str, **overrides) -> DiffusionConfig:
+    """The pipeline's tiny diffusion model, untracked, with its own run name and folder."""
     fields = dict(
         name="dm-test",
-        autoencoder=autoencoder,
-        batch_size=16,
         max_steps=60,
-        lr=2e-3,
-        warmup_steps=5,
-        log_every=5,
         checkpoint_every=30,
-        eval_every=1000,
-        eval_per_category=1,
-        eval_seeds=1,
-        eval_steps=2,
-        scene_pool=64,
-        block_out_channels=(32,),
-        layers_per_block=1,
-        attention_head_dim=16,
         mlflow=False,
+        experiment="shapes",
         output_dir=str(tmp_path / "dm"),
     )
-    return DiffusionConfig(**{**fields, **overrides})
+    return dataclasses.replace(
+        pipeline_cmd.tiny_diffusion_config(str(tmp_path), autoencoder), **{**fields, **overrides}
+    )
 
 
 def mean_loss(curve, part: slice) -> float:
