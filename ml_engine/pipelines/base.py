@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+from ml_engine.attention.maps import AttentionMaps
+
 
 class GenerationCancelled(Exception):
     """Raised by a step callback to abandon a generation."""
@@ -38,6 +40,8 @@ class GenerationResult:
     images: list[Image.Image]
     seeds: list[int]
     prompts: list[str]
+    # per image, when the call asked for return_attention=True: what each prompt word attended to
+    attention: list[AttentionMaps] | None = None
 
 
 StepCallback = Callable[[StepInfo], None]

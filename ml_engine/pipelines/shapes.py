@@ -14,14 +14,20 @@ text encoder is BERT-family. `ShapesDiffusionPipeline.from_pretrained(folder)` (
 
     pipe = ShapesDiffusionPipeline.from_pretrained("ml_engine/weights/diffusion")
     pipe("a red circle to the left of a blue square", seed=0).images[0].save("out.png")
+
+`return_attention=True` also returns, per image, what each prompt word attended to (DAAM heat maps,
+`ml_engine.attention.daam`); the pixels are the same either way.
 """
 
 from __future__ import annotations
+
+from contextlib import nullcontext
 
 import torch
 from diffusers import DiffusionPipeline, DPMSolverMultistepScheduler, UNet2DConditionModel
 from diffusers.utils.torch_utils import randn_tensor
 
+from ml_engine.attention.daam import capture_cross_attention
 from ml_engine.images import to_pil
 from ml_engine.models.autoencoder import ShapesAutoencoder
 from ml_engine.pipelines.base import GenerationResult, StepCallback, StepInfo, check_generation_args, seeds_for
@@ -78,6 +84,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         height: int = IMAGE_SIZE,
         width: int = IMAGE_SIZE,
         output_type: str = "pil",
+        return_attention: bool = False,
     ) -> GenerationResult:
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if not prompts:
@@ -109,21 +116,30 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         self.scheduler.set_timesteps(num_inference_steps, device=self.device)
         timesteps = self.scheduler.timesteps
 
-        for i, t in enumerate(timesteps):
-            model_input = torch.cat([latents, latents]) if use_cfg else latents
-            model_input = self.scheduler.scale_model_input(model_input, t)
-            out = self.unet(model_input, t, encoder_hidden_states=cond, encoder_attention_mask=cond_mask).sample
-            if use_cfg:
-                out_uncond, out_cond = out.chunk(2)
-                out = out_uncond + guidance_scale * (out_cond - out_uncond)
-            x_t = latents
-            latents = self.scheduler.step(out, t, latents).prev_sample
-            if callback_on_step_end is not None:
-                x0 = self._predict_x0(x_t, out, t)
-                preview = lambda x0=x0: to_pil(self.decode_latents(x0[:1]))[0]  # noqa: E731
-                callback_on_step_end(StepInfo(i + 1, len(timesteps), int(t), preview))
+        # DAAM (ml_engine.attention.daam): record the prompt's (conditional) rows of every cross-attention layer
+        conditional_rows = slice(batch, 2 * batch) if use_cfg else slice(0, batch)
+        capture = (
+            capture_cross_attention(self.unet, conditional_rows, shape[-2:]) if return_attention else nullcontext()
+        )
+        with capture as recorder:
+            for i, t in enumerate(timesteps):
+                model_input = torch.cat([latents, latents]) if use_cfg else latents
+                model_input = self.scheduler.scale_model_input(model_input, t)
+                out = self.unet(model_input, t, encoder_hidden_states=cond, encoder_attention_mask=cond_mask).sample
+                if use_cfg:
+                    out_uncond, out_cond = out.chunk(2)
+                    out = out_uncond + guidance_scale * (out_cond - out_uncond)
+                x_t = latents
+                latents = self.scheduler.step(out, t, latents).prev_sample
+                if callback_on_step_end is not None:
+                    x0 = self._predict_x0(x_t, out, t)
+                    preview = lambda x0=x0: to_pil(self.decode_latents(x0[:1]))[0]  # noqa: E731
+                    callback_on_step_end(StepInfo(i + 1, len(timesteps), int(t), preview))
+        attention = None
+        if return_attention:
+            attention = recorder.word_maps(self.text.tokenizer, expanded, self.text.max_tokens, size=IMAGE_SIZE)
 
         images = self.decode_latents(latents)
         if output_type == "pt":
-            return GenerationResult(images, seeds, expanded)  # type: ignore[arg-type]
-        return GenerationResult(to_pil(images), seeds, expanded)
+            return GenerationResult(images, seeds, expanded, attention)  # type: ignore[arg-type]
+        return GenerationResult(to_pil(images), seeds, expanded, attention)

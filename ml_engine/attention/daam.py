@@ -1,0 +1,183 @@
+"""DAAM for the Shapes diffusion UNet: per-word heat maps from its cross-attention.
+
+Follows Tang et al., 2023, "What the DAAM: Interpreting Stable Diffusion Using Cross Attention": at
+every cross-attention layer (diffusers' `attn2`) and every denoising step, the softmax attention
+probabilities of each image position over the prompt's tokens are summed over heads; each layer's
+maps are upsampled (bicubic) to a common grid and summed over layers and steps; a word's map is the
+sum of its word pieces' maps, scaled to [0, 1] by its maximum (`ml_engine.attention.maps.word_maps`).
+Only the conditional half of a classifier-free-guidance batch is recorded: the negative prompt's
+attention says nothing about the prompt's words.
+
+The recording processor wraps the layer's own processor and returns exactly what it returns (the
+probabilities are computed beside it), so an image made with `return_attention=True` has the same
+pixels as one made without; the original processors are put back when the capture ends.
+
+    pipe = ShapesDiffusionPipeline.from_pretrained("ml_engine/weights/diffusion")
+    result = pipe("a red circle above a blue square", seed=0, return_attention=True)
+    result.attention[0].words, result.attention[0].maps.shape    # [...], (9, 64, 64)
+
+    # a real image: encode it, noise it at a few timesteps, record the UNet's attention to a caption
+    maps = attention_for_images(pipe, [render(scene)], ["a red circle"])[0]
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ml_engine.attention.maps import AttentionMaps, prompt_words, word_maps
+
+# Noise levels for a real image: DAAM averages over the whole trajectory; a real image has no
+# trajectory, so it is noised at several levels from light to heavy and the UNet is run once at each.
+REAL_IMAGE_TIMESTEPS = (100, 250, 400, 550, 700)
+
+
+class CrossAttentionRecorder:
+    """Sums of attention probabilities per cross-attention query resolution: {h*w: [B, tokens, h*w]}."""
+
+    def __init__(self, rows: slice, latent_size: tuple[int, int]):
+        self.rows = rows  # the batch rows to record (the conditional half under CFG)
+        self.latent_size = latent_size  # (H, W) of the UNet's input: the finest attention grid
+        self.sums: dict[int, torch.Tensor] = {}
+        self.calls = 0  # layer calls recorded, over all steps
+
+    def record(self, probs: torch.Tensor, heads: int) -> None:
+        """probs: [rows * heads, h*w, tokens] softmax probabilities of one layer call."""
+        per_head = probs.detach().float().reshape(-1, heads, probs.shape[1], probs.shape[2])
+        summed = per_head.sum(1).transpose(1, 2)  # [rows, tokens, h*w]
+        positions = summed.shape[-1]
+        if positions in self.sums:
+            self.sums[positions] += summed
+        else:
+            self.sums[positions] = summed.clone()
+        self.calls += 1
+
+    def _grid(self, positions: int) -> tuple[int, int]:
+        height, width = self.latent_size
+        factor = math.sqrt(height * width / positions)
+        h, w = round(height / factor), round(width / factor)
+        if h * w != positions:
+            raise ValueError(f"cannot place {positions} attention positions on a {height}x{width} latent grid")
+        return h, w
+
+    def token_maps(self, size: int) -> torch.Tensor:
+        """[B, tokens, size, size]: every layer's summed maps, upsampled to size x size, summed."""
+        if not self.sums:
+            raise RuntimeError("no cross-attention was recorded: did the UNet run inside the capture?")
+        total = None
+        for positions, sums in self.sums.items():
+            batch, tokens, _ = sums.shape
+            h, w = self._grid(positions)
+            grid = sums.reshape(batch * tokens, 1, h, w)
+            up = F.interpolate(grid, size=(size, size), mode="bicubic", align_corners=False)
+            up = up.reshape(batch, tokens, size, size)
+            total = up if total is None else total + up
+        return total
+
+    def word_maps(self, tokenizer, prompts: Sequence[str], max_tokens: int, size: int) -> list[AttentionMaps]:
+        """One AttentionMaps per recorded image; prompts[i] is the prompt of batch row i."""
+        tokens = self.token_maps(size)
+        if len(prompts) != tokens.shape[0]:
+            raise ValueError(f"{len(prompts)} prompts for {tokens.shape[0]} recorded images")
+        result = []
+        for prompt, maps in zip(prompts, tokens, strict=True):
+            words, index = prompt_words(tokenizer, prompt, max_tokens)
+            result.append(word_maps(maps, words, index, size))
+        return result
+
+
+class RecordingAttnProcessor:
+    """Runs the layer's own processor and records the softmax probabilities of the recorder's rows beside it."""
+
+    def __init__(self, inner, recorder: CrossAttentionRecorder):
+        self.inner = inner
+        self.recorder = recorder
+
+    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
+        out = self.inner(
+            attn, hidden_states, encoder_hidden_states=encoder_hidden_states, attention_mask=attention_mask, **kwargs
+        )
+        self.recorder.record(
+            cross_attention_probs(attn, hidden_states, encoder_hidden_states, attention_mask, self.recorder.rows),
+            attn.heads,
+        )
+        return out
+
+
+def cross_attention_probs(attn, hidden_states, encoder_hidden_states, attention_mask, rows: slice) -> torch.Tensor:
+    """The softmax attention of `rows` of the batch, as diffusers' AttnProcessor computes it: [rows*heads, hw, L]."""
+    if attn.spatial_norm is not None or encoder_hidden_states is None:
+        raise ValueError("only plain cross-attention layers (attn2) can be recorded")
+    hidden = hidden_states[rows]
+    if hidden.ndim == 4:  # [B, C, H, W] -> [B, HW, C]
+        hidden = hidden.flatten(2).transpose(1, 2)
+    context = encoder_hidden_states[rows]
+    if attn.group_norm is not None:
+        hidden = attn.group_norm(hidden.transpose(1, 2)).transpose(1, 2)
+    if attn.norm_cross:
+        context = attn.norm_encoder_hidden_states(context)
+    mask = None
+    if attention_mask is not None:
+        mask = attn.prepare_attention_mask(attention_mask[rows], context.shape[1], context.shape[0])
+    query = attn.head_to_batch_dim(attn.to_q(hidden))
+    key = attn.head_to_batch_dim(attn.to_k(context))
+    return attn.get_attention_scores(query, key, mask)
+
+
+@contextmanager
+def capture_cross_attention(unet, rows: slice, latent_size: tuple[int, int]) -> Iterator[CrossAttentionRecorder]:
+    """Record the cross-attention of `rows` of every UNet call inside the block; the processors come back after."""
+    original = dict(unet.attn_processors)
+    cross = [name for name in original if name.endswith("attn2.processor")]
+    if not cross:
+        raise ValueError("this UNet has no cross-attention layers (attn2) to record")
+    recorder = CrossAttentionRecorder(rows, latent_size)
+    wrapped = {name: RecordingAttnProcessor(p, recorder) if name in cross else p for name, p in original.items()}
+    unet.set_attn_processor(wrapped)
+    try:
+        yield recorder
+    finally:
+        unet.set_attn_processor(dict(original))  # set_attn_processor pops from the dict it is given
+
+
+def _pixels(images) -> torch.Tensor:
+    """PIL images or uint8 arrays [64, 64, 3] -> [B, 3, 64, 64] in [-1, 1]."""
+    arrays = [np.asarray(i.convert("RGB") if hasattr(i, "convert") else i, dtype=np.float32) for i in images]
+    return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2) / 127.5 - 1
+
+
+@torch.no_grad()
+def attention_for_images(
+    pipe,
+    images: Sequence,
+    prompts: Sequence[str],
+    timesteps: Sequence[int] = REAL_IMAGE_TIMESTEPS,
+    seed: int = 0,
+    size: int = 64,
+) -> list[AttentionMaps]:
+    """DAAM on existing images (renders): what each caption word attends to when the UNet denoises them.
+
+    Each image is encoded by the autoencoder, noised to every timestep in `timesteps` (fresh noise from
+    `seed`) and denoised for one step with its caption; the maps are summed as for a generation.
+    """
+    if len(images) != len(prompts):
+        raise ValueError(f"{len(images)} images for {len(prompts)} prompts")
+    autoencoder, unet = pipe.autoencoder, pipe.unet
+    pixels = _pixels(images).to(pipe.device, autoencoder.dtype)
+    latents = autoencoder.normalize(autoencoder.encode(pixels)).to(unet.dtype)
+    states, mask = pipe.encode_prompts(list(prompts))
+    alphas = pipe.scheduler.alphas_cumprod
+    generator = torch.Generator("cpu").manual_seed(seed)
+    with capture_cross_attention(unet, slice(0, len(prompts)), tuple(latents.shape[-2:])) as recorder:
+        for t in timesteps:
+            noise = torch.randn(latents.shape, generator=generator).to(latents)
+            alpha_bar = alphas[int(t)].to(latents)
+            noisy = alpha_bar.sqrt() * latents + (1 - alpha_bar).sqrt() * noise
+            timestep = torch.full((len(prompts),), int(t), device=latents.device, dtype=torch.long)
+            unet(noisy, timestep, encoder_hidden_states=states, encoder_attention_mask=mask)
+    return recorder.word_maps(pipe.text.tokenizer, list(prompts), pipe.text.max_tokens, size)
