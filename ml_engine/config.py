@@ -61,6 +61,7 @@ class DiffusionConfig(CommonConfig):
     kind: str = "diffusion"
     autoencoder: str = "ml_engine/weights/autoencoder"  # a trained ShapesAutoencoder folder
     init_from: str = ""  # a ShapesDiffusionPipeline folder whose UNet starts this run (e.g. the shipped model)
+    # (its training.json curve and images seen carry over, so the curve of a continued model is continuous)
     block_out_channels: tuple[int, ...] = (64, 128)  # UNet widths per level on 8x8 latents
     layers_per_block: int = 2
     attention_head_dim: int = 32
@@ -80,7 +81,30 @@ class DiffusionConfig(CommonConfig):
     guidance_scale: float = 4.0
 
 
-KINDS = {"autoencoder": AutoencoderConfig, "diffusion": DiffusionConfig}
+@dataclass
+class GANConfig(CommonConfig):
+    kind: str = "gan"
+    autoencoder: str = "ml_engine/weights/diffusion"  # the frozen autoencoder whose latents the GAN paints
+    noise_dim: int = 64
+    generator_widths: tuple[int, ...] = (192, 128, 96)  # 4x4 stage, then 8x8 stages with word attention
+    discriminator_widths: tuple[int, ...] = (96, 192)
+    cond_dim: int = 128  # sentence embedding projected to this before it joins the noise in the affines
+    lr: float = 1e-4  # generator
+    d_lr: float = 4e-4  # discriminator (two time-scale update rule, as DF-GAN)
+    betas: tuple[float, float] = (0.0, 0.9)
+    gp_weight: float = 2.0  # MA-GP: k * mean(||grad D(x, s)||^p), DF-GAN's k = 2, p = 6
+    gp_power: float = 6.0
+    mismatch_weight: float = 0.5  # real image with another scene's caption counts as fake
+    paraphrase_prob: float = 0.3
+    category_weights: dict[str, float] = field(default_factory=dict)  # overrides captions.TRAINING_CATEGORY_WEIGHTS
+    scene_pool: int = 80_000
+    pool_seed: int = -1  # seed of the scene pool (-1: `seed`); equal pools share their cached latents
+    ema_decay: float = 0.999
+    eval_per_category: int = 8
+    eval_seeds: int = 2
+
+
+KINDS = {"autoencoder": AutoencoderConfig, "diffusion": DiffusionConfig, "gan": GANConfig}
 
 
 def load_config(path: str, **overrides) -> CommonConfig:

@@ -25,7 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from ml_engine.config import AutoencoderConfig, DiffusionConfig
+from ml_engine.config import AutoencoderConfig, DiffusionConfig, GANConfig
 
 
 def tiny_autoencoder_config(out: str) -> AutoencoderConfig:
@@ -69,6 +69,28 @@ def tiny_diffusion_config(out: str, autoencoder: str) -> DiffusionConfig:
         mlflow=True,
         experiment="pipeline",
         output_dir=os.path.join(out, "diffusion"),
+    )
+
+
+def tiny_gan_config(out: str, autoencoder: str) -> GANConfig:
+    return GANConfig(
+        name="pipeline-gan-tiny",
+        autoencoder=autoencoder,
+        batch_size=16,
+        max_steps=30,
+        log_every=5,
+        checkpoint_every=1000,
+        eval_every=1000,
+        eval_per_category=1,
+        eval_seeds=1,
+        scene_pool=64,
+        noise_dim=16,
+        generator_widths=(32, 32, 24),
+        discriminator_widths=(32, 32),
+        cond_dim=16,
+        mlflow=True,
+        experiment="pipeline",
+        output_dir=os.path.join(out, "gan"),
     )
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 
 def add_train_parser(sub) -> None:
-    p = sub.add_parser("train", help="train the autoencoder or the diffusion model from a JSON config")
-    p.add_argument("--config", required=True, help="JSON file with a `kind` (autoencoder|diffusion) and fields")
+    p = sub.add_parser("train", help="train the autoencoder, the diffusion model or the GAN from a JSON config")
+    p.add_argument("--config", required=True, help="JSON file with a `kind` (autoencoder|diffusion|gan) and fields")
     p.add_argument("--device", help="cpu or cuda (overrides the config)")
     p.add_argument("--name", help="run name (overrides the config); a run with checkpoints resumes")
     p.add_argument("--max-steps", type=int)
@@ -30,6 +30,8 @@ def run(args) -> int:
     config = load_config(args.config, **overrides)
     if config.kind == "autoencoder":
         from ml_engine.training.autoencoder import train_autoencoder as train
+    elif config.kind == "gan":
+        from ml_engine.training.gan import train_gan as train
     else:
         from ml_engine.training.diffusion import train_diffusion as train
     output = train(config)

@@ -99,3 +99,13 @@ class ShapesAutoencoder(ModelMixin, ConfigMixin):
         self.register_to_config(latent_mean=[float(v) for v in mean], latent_std=[float(v) for v in std])
         self._mean.copy_(mean.view_as(self._mean))
         self._std.copy_(std.view_as(self._std))
+
+
+def load_autoencoder(path: str) -> ShapesAutoencoder:
+    """A trained autoencoder folder, or a whole pipeline folder (its `autoencoder` subfolder)."""
+    import os
+
+    path = os.path.expanduser(path)
+    if os.path.isfile(os.path.join(path, "model_index.json")):
+        path = os.path.join(path, "autoencoder")
+    return ShapesAutoencoder.from_pretrained(path, use_safetensors=True)

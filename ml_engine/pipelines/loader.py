@@ -1,7 +1,7 @@
 """Resolve a model name or folder and load its pipeline behind the common interface.
 
-- A bundled name (`diffusion`, ...) is a folder under ml_engine/weights/.
-- A folder saved by ShapesDiffusionPipeline loads as one.
+- A bundled name (`diffusion`, `gan`, ...) is a folder under ml_engine/weights/.
+- A folder saved by ShapesDiffusionPipeline or ShapesGANPipeline loads as one.
 - Any other diffusers text-to-image pipeline in a local folder (Stable Diffusion 1.5, SD-Turbo,
   SDXL, ...) loads with `DiffusionPipeline.from_pretrained(folder, local_files_only=True)` and is
   wrapped by `DiffusersTextToImage`, so the rest of the product calls every model the same way.
@@ -52,6 +52,12 @@ def load_pipeline(name_or_path: str | os.PathLike | None = None, device: str = "
         from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
 
         pipe = ShapesDiffusionPipeline.from_pretrained(folder, use_safetensors=True)
+        pipe.model_name = folder.name
+        return pipe.to(device)
+    if class_name == "ShapesGANPipeline":
+        from ml_engine.pipelines.gan import ShapesGANPipeline
+
+        pipe = ShapesGANPipeline.from_pretrained(folder, use_safetensors=True)
         pipe.model_name = folder.name
         return pipe.to(device)
     from ml_engine.pipelines.diffusers_adapter import DiffusersTextToImage

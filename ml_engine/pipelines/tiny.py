@@ -27,3 +27,19 @@ def build_tiny_pipeline(seed: int = 0):
 def save_tiny_pipeline(folder: str, seed: int = 0) -> str:
     build_tiny_pipeline(seed).save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+def build_tiny_gan_pipeline(seed: int = 0):
+    """A tiny, randomly initialised ShapesGANPipeline (same interface, one pass per image)."""
+    from ml_engine.models.gan import GANGenerator
+    from ml_engine.pipelines.gan import ShapesGANPipeline
+
+    torch.manual_seed(seed)
+    autoencoder = ShapesAutoencoder(encoder_widths=(16, 16, 16), decoder_widths=(16, 16, 16), decoder_blocks=1)
+    generator = GANGenerator(noise_dim=16, widths=(32, 32, 24), cond_dim=16)
+    return ShapesGANPipeline(generator.eval(), autoencoder.eval())
+
+
+def save_tiny_gan_pipeline(folder: str, seed: int = 0) -> str:
+    build_tiny_gan_pipeline(seed).save_pretrained(folder, safe_serialization=True)
+    return folder

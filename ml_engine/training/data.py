@@ -1,7 +1,7 @@
 """Training data for the diffusion model: a pool of rendered scenes encoded once to latents, and
 captions drawn per step from each scene's graph (so one image is seen under many true captions).
 
-The pool's latents are cached under the run folder, keyed by the autoencoder weights' hash, the
+The pool's latents are cached under <cache>/pools, keyed by the autoencoder weights' hash, the
 seed and the pool size, so a resumed run starts at once.
 """
 
@@ -16,6 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from ml_engine.config import CACHE_ROOT
 from ml_engine.data.captions import training_caption
 from ml_engine.data.render import render
 from ml_engine.data.scene import Scene, sample_scene
@@ -41,7 +42,8 @@ class ScenePool:
 
     @classmethod
     @torch.no_grad()
-    def build(cls, autoencoder: ShapesAutoencoder, size: int, seed: int, cache_dir: str) -> ScenePool:
+    def build(cls, autoencoder: ShapesAutoencoder, size: int, seed: int, cache_dir: str | None = None) -> ScenePool:
+        cache_dir = cache_dir or os.path.join(CACHE_ROOT, "pools")  # shared: runs with equal pools reuse it
         key = f"pool-{autoencoder_fingerprint(autoencoder)}-{seed}-{size}"
         path = os.path.join(cache_dir, key + ".safetensors")
         rng = np.random.default_rng([seed, 7])

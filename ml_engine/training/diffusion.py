@@ -26,7 +26,7 @@ from ml_engine.config import DiffusionConfig
 from ml_engine.evaluation.prompts import prompt_set
 from ml_engine.evaluation.run import evaluate_pipeline
 from ml_engine.images import grid
-from ml_engine.models.autoencoder import ShapesAutoencoder
+from ml_engine.models.autoencoder import load_autoencoder
 from ml_engine.models.unet import build_unet
 from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
 from ml_engine.provenance import training_tags
@@ -60,11 +60,14 @@ def _load_unet(config: DiffusionConfig):
     )
 
 
-def _load_autoencoder(path: str) -> ShapesAutoencoder:
-    path = os.path.expanduser(path)
-    if os.path.isfile(os.path.join(path, "model_index.json")):
-        path = os.path.join(path, "autoencoder")  # a whole pipeline folder: take its autoencoder
-    return ShapesAutoencoder.from_pretrained(path, use_safetensors=True)
+def _previous_training(config: DiffusionConfig) -> dict:
+    """Curve and images seen of the model this run continues from (empty for a fresh model)."""
+    path = os.path.join(config.init_from, "training.json") if config.init_from else ""
+    if not os.path.isfile(path):
+        return {"images_seen": 0, "curve": [], "loss_curve": []}
+    with open(path) as f:
+        previous = json.load(f)
+    return {k: previous.get(k, 0 if k == "images_seen" else []) for k in ("images_seen", "curve", "loss_curve")}
 
 
 def evaluate_ema(pipe, config: DiffusionConfig) -> tuple[dict[str, float], object]:
@@ -83,8 +86,8 @@ def train_diffusion(config: DiffusionConfig) -> str:
     device = config.device
     os.makedirs(config.run_dir, exist_ok=True)
 
-    autoencoder = _load_autoencoder(config.autoencoder).to(device).eval().requires_grad_(False)
-    pool = ScenePool.build(autoencoder, config.scene_pool, config.seed, os.path.join(config.run_dir, "pool"))
+    autoencoder = load_autoencoder(config.autoencoder).to(device).eval().requires_grad_(False)
+    pool = ScenePool.build(autoencoder, config.scene_pool, config.seed)
     text = TextEncoder.load()
     captions = CaptionStateCache(text)
     caption_file = os.path.join(config.run_dir, "captions.safetensors")
@@ -95,7 +98,9 @@ def train_diffusion(config: DiffusionConfig) -> str:
     noise_scheduler = training_scheduler(config.num_train_timesteps, config.beta_schedule, config.prediction_type)
     ema = EMA(unet, config.ema_decay)
     optimizer = torch.optim.AdamW(unet.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    fresh = {"step": 0, "curve": [], "loss_curve": [], "run_id": None}
+    previous = _previous_training(config)
+    images_before = previous["images_seen"]
+    fresh = {"step": 0, "curve": previous["curve"], "loss_curve": [], "run_id": None}
     info = load_checkpoint(config.run_dir, unet, ema, optimizer) or fresh
     step = info["step"]
     rng = np.random.default_rng([config.seed, step])
@@ -116,7 +121,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
     def evaluate_and_log():
         ema.copy_to(ema_unet)
         scores, sheet = evaluate_ema(pipe, config)
-        info["curve"].append({"step": step, "images": step * config.batch_size, **scores})
+        info["curve"].append({"step": step, "images": images_before + step * config.batch_size, **scores})
         tracker.metrics({f"eval/{k}": v for k, v in scores.items()}, step)
         tracker.image(sheet, f"samples/step_{step:07d}.png")
         tqdm.write(f"step {step}: " + json.dumps({k: round(v, 3) for k, v in scores.items()}))
@@ -167,7 +172,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
     finally:
         bar.close()
 
-    if not info["curve"] or info["curve"][-1]["step"] != step:
+    if step and (not info["curve"] or info["curve"][-1]["images"] != images_before + step * config.batch_size):
         evaluate_and_log()
     ema.copy_to(ema_unet)
     output = config.output_dir or os.path.join(config.run_dir, "final")
@@ -175,7 +180,9 @@ def train_diffusion(config: DiffusionConfig) -> str:
     summary = {
         "config": vars(config),
         "step": step,
-        "images_seen": step * config.batch_size,
+        "images_seen": images_before + step * config.batch_size,
+        "images_seen_before": images_before,
+        "continued_from": config.init_from or None,
         "unet_params": params,
         "curve": info["curve"],
         "loss_curve": info["loss_curve"],

@@ -1,0 +1,99 @@
+"""ShapesGANPipeline: the text-conditional GAN behind the same interface as the diffusion pipeline.
+
+Components: `generator` (GANGenerator: DF-GAN fusion blocks with AttnGAN word attention, painting
+8x8x16 normalised latents) and `autoencoder` (the frozen ShapesAutoencoder that decodes them to
+64x64 pixels). One forward pass makes an image, so `num_inference_steps` and `guidance_scale` are
+accepted for the common interface and ignored, and the step callback fires once.
+
+    pipe = ShapesGANPipeline.from_pretrained("ml_engine/weights/gan")
+    result = pipe("two red circles", seed=0, return_attention=True)
+    result.images[0], result.attention[0].words  # the image, and what each word attended to
+"""
+
+from __future__ import annotations
+
+import torch
+from diffusers import DiffusionPipeline
+
+from ml_engine.attention.maps import prompt_words, word_maps
+from ml_engine.images import to_pil
+from ml_engine.models.autoencoder import ShapesAutoencoder
+from ml_engine.models.gan import GANGenerator
+from ml_engine.pipelines.base import GenerationResult, StepCallback, StepInfo, check_generation_args, seeds_for
+from ml_engine.text.encoder import TextEncoder
+
+IMAGE_SIZE = 64
+
+
+class ShapesGANPipeline(DiffusionPipeline):
+    supported_sizes = ((IMAGE_SIZE, IMAGE_SIZE),)
+    default_steps = 1
+    default_guidance = 1.0
+    sampler_name = "GAN (one pass)"
+
+    def __init__(
+        self, generator: GANGenerator, autoencoder: ShapesAutoencoder, text_encoder: TextEncoder | None = None
+    ):
+        super().__init__()
+        self.register_modules(generator=generator, autoencoder=autoencoder)
+        self.text = text_encoder or TextEncoder.load()  # not a registered module: never saved with the model
+
+    def noise(self, seeds: list[int]) -> torch.Tensor:
+        """One noise vector per seed, drawn on the CPU so a seed gives the same image on any device."""
+        dim = self.generator.config.noise_dim
+        return torch.stack([torch.randn(dim, generator=torch.Generator("cpu").manual_seed(s)) for s in seeds])
+
+    @torch.no_grad()
+    def __call__(
+        self,
+        prompt: str | list[str],
+        negative_prompt: str | list[str] | None = None,
+        num_inference_steps: int = default_steps,
+        guidance_scale: float = default_guidance,
+        generator: torch.Generator | list[torch.Generator] | None = None,
+        seed: int | None = None,
+        num_images_per_prompt: int = 1,
+        callback_on_step_end: StepCallback | None = None,
+        height: int = IMAGE_SIZE,
+        width: int = IMAGE_SIZE,
+        output_type: str = "pil",
+        return_attention: bool = False,
+    ) -> GenerationResult:
+        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+        if not prompts:
+            raise ValueError("prompt must not be empty")
+        if (height, width) not in self.supported_sizes:
+            raise ValueError(f"this model makes {IMAGE_SIZE}x{IMAGE_SIZE} images; got height={height}, width={width}")
+        check_generation_args(num_inference_steps, guidance_scale, num_images_per_prompt)
+        if negative_prompt:
+            raise ValueError("the GAN has no negative prompt (it does not use classifier-free guidance)")
+
+        expanded = [p for p in prompts for _ in range(num_images_per_prompt)]
+        if generator is None:
+            seeds = seeds_for(seed, len(expanded))
+        else:
+            seeds = [g.initial_seed() for g in generator] if isinstance(generator, list) else [generator.initial_seed()]
+        if len(seeds) != len(expanded):
+            raise ValueError(f"got {len(seeds)} generators for {len(expanded)} images")
+        states, mask = self.text(expanded)
+        noise = self.noise(seeds).to(self.device, self.generator.dtype)
+        latents, weights = self.generator(
+            noise, states.to(self.device, self.generator.dtype), mask.to(self.device), return_attention=True
+        )
+        images = self.autoencoder.decode(self.autoencoder.denormalize(latents.to(self.autoencoder.dtype))).clamp(-1, 1)
+        if callback_on_step_end is not None:
+            callback_on_step_end(StepInfo(1, 1, 0, lambda: to_pil(images[:1])[0]))
+        attention = self._word_maps(expanded, weights) if return_attention else None
+        if output_type == "pt":
+            return GenerationResult(images, seeds, expanded, attention)  # type: ignore[arg-type]
+        return GenerationResult(to_pil(images), seeds, expanded, attention)
+
+    def _word_maps(self, prompts: list[str], weights: list[torch.Tensor]) -> list:
+        """Word attention of every attention layer, summed: [B, H*W, T] -> per image AttentionMaps."""
+        side = int(weights[0].shape[1] ** 0.5)
+        total = sum(w.float() for w in weights).transpose(1, 2).reshape(len(prompts), -1, side, side)
+        out = []
+        for prompt, piece_maps in zip(prompts, total, strict=True):
+            words, index = prompt_words(self.text.tokenizer, prompt, self.text.max_tokens)
+            out.append(word_maps(piece_maps, words, index, IMAGE_SIZE))
+        return out

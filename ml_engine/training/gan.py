@@ -1,0 +1,200 @@
+"""Train the Shapes GAN (DF-GAN fusion blocks + AttnGAN word attention) on autoencoder latents.
+
+Losses (Tao et al., 2022, DF-GAN): hinge loss; the discriminator also sees real latents with a
+mismatched caption as fake, and a matching-aware zero-centred gradient penalty (MA-GP) on real,
+matching pairs, taken with respect to both the latent and the sentence embedding, smooths the
+discriminator around the real data so the generator gets useful gradients without spectral
+normalisation. Two time-scale learning rates, Adam betas (0, 0.9). The generator's EMA is what gets
+evaluated and shipped; every `eval_every` steps it generates a fixed canonical prompt set and the
+evaluator scores it (curve in MLflow and in training.json).
+
+    python -m ml_engine train --config configs/gan.json [--device cuda] [--max-minutes M]
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ml_engine.config import GANConfig
+from ml_engine.evaluation.prompts import prompt_set
+from ml_engine.evaluation.run import evaluate_pipeline
+from ml_engine.images import grid
+from ml_engine.models.autoencoder import load_autoencoder
+from ml_engine.models.gan import GANDiscriminator, GANGenerator, GANPair, sentence_embedding
+from ml_engine.pipelines.gan import ShapesGANPipeline
+from ml_engine.provenance import training_tags
+from ml_engine.text.cache import CaptionStateCache
+from ml_engine.text.encoder import TextEncoder
+from ml_engine.tracking import Tracker
+from ml_engine.training.common import EMA, autocast, load_checkpoint, lr_at, save_checkpoint, seed_everything
+from ml_engine.training.data import ScenePool
+
+
+def build_pair(config: GANConfig, latent_channels: int) -> GANPair:
+    generator = GANGenerator(
+        noise_dim=config.noise_dim,
+        latent_channels=latent_channels,
+        widths=config.generator_widths,
+        cond_dim=config.cond_dim,
+    )
+    discriminator = GANDiscriminator(latent_channels=latent_channels, widths=config.discriminator_widths)
+    return GANPair(generator, discriminator)
+
+
+def discriminator_loss(pair: GANPair, real, fake, sentence, config: GANConfig) -> tuple[torch.Tensor, dict]:
+    disc = pair.discriminator
+    real = real.detach().requires_grad_(True)
+    sentence_gp = sentence.detach().requires_grad_(True)
+    features_real = disc.features(real)
+    d_real = disc.judge(features_real, sentence_gp)
+    d_fake = disc(fake.detach(), sentence)
+    d_mismatch = disc.judge(features_real, sentence.roll(1, dims=0))
+    hinge = (
+        F.relu(1 - d_real).mean()
+        + (1 - config.mismatch_weight) * F.relu(1 + d_fake).mean()
+        + config.mismatch_weight * F.relu(1 + d_mismatch).mean()
+    )
+    grads = torch.autograd.grad(d_real.float().sum(), (real, sentence_gp), create_graph=True)
+    grad_norm = torch.cat([g.flatten(1) for g in grads], dim=1).norm(dim=1)
+    penalty = config.gp_weight * grad_norm.pow(config.gp_power).mean()
+    stats = {"d_real": d_real.mean().item(), "d_fake": d_fake.mean().item(), "d_mismatch": d_mismatch.mean().item()}
+    return hinge + penalty, {**stats, "ma_gp": penalty.item()}
+
+
+def train_gan(config: GANConfig) -> str:
+    seed_everything(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    device = config.device
+    os.makedirs(config.run_dir, exist_ok=True)
+
+    autoencoder = load_autoencoder(config.autoencoder).to(device).eval().requires_grad_(False)
+    pool_seed = config.seed if config.pool_seed < 0 else config.pool_seed
+    pool = ScenePool.build(autoencoder, config.scene_pool, pool_seed)
+    text = TextEncoder.load()
+    captions = CaptionStateCache(text)
+    caption_file = os.path.join(config.run_dir, "captions.safetensors")
+    if os.path.isfile(caption_file):
+        captions.load(caption_file)
+
+    pair = build_pair(config, autoencoder.config.latent_channels).to(device).train()
+    ema = EMA(pair, config.ema_decay)
+    optimizer = torch.optim.Adam(
+        [
+            {"params": pair.generator.parameters(), "lr": config.lr, "base_lr": config.lr},
+            {"params": pair.discriminator.parameters(), "lr": config.d_lr, "base_lr": config.d_lr},
+        ],
+        betas=tuple(config.betas),
+    )
+    info = load_checkpoint(config.run_dir, pair, ema, optimizer) or {
+        "step": 0,
+        "curve": [],
+        "loss_curve": [],
+        "run_id": None,
+    }
+    step = info["step"]
+    rng = np.random.default_rng([config.seed, step])
+
+    ema_pair = copy.deepcopy(pair).eval().requires_grad_(False)
+    pipe = ShapesGANPipeline(ema_pair.generator, autoencoder, text_encoder=text)
+    pipe.set_progress_bar_config(disable=True)
+    g_params = sum(p.numel() for p in pair.generator.parameters())
+    d_params = sum(p.numel() for p in pair.discriminator.parameters())
+    tracker = Tracker(config.mlflow, config.experiment, config.name, os.path.join(config.run_dir, "tb"))
+    info["run_id"] = tracker.start(
+        {**vars(config), "generator_params": g_params, "discriminator_params": d_params},
+        resume_run_id=info.get("run_id"),
+        tags={"stage": "gan", **training_tags(config)},
+    )
+    weights = config.category_weights or None
+    started, seen_since_log = time.time(), time.time()
+
+    def evaluate_and_log():
+        ema.copy_to(ema_pair)
+        prompts = prompt_set(config.eval_per_category, seed=2024)
+        result = evaluate_pipeline(pipe, prompts, list(range(config.eval_seeds)), steps=1, guidance=1.0)
+        sheet = grid(result.images[: 8 * 8 * config.eval_seeds : config.eval_seeds], columns=8)
+        info["curve"].append({"step": step, "images": step * config.batch_size, **result.scores})
+        tracker.metrics({f"eval/{k}": v for k, v in result.scores.items()}, step)
+        tracker.image(sheet, f"samples/step_{step:07d}.png")
+        tqdm.write(f"step {step}: " + json.dumps({k: round(v, 3) for k, v in result.scores.items()}))
+
+    bar = tqdm(total=config.max_steps, initial=step, desc="gan", dynamic_ncols=True)
+    try:
+        while step < config.max_steps:
+            real, texts = pool.batch(rng, config.batch_size, 0.0, config.paraphrase_prob, weights)
+            states, mask = captions.lookup(texts)
+            real, states, mask = real.to(device), states.to(device), mask.to(device)
+            sentence = sentence_embedding(states, mask)
+            noise = torch.randn(real.shape[0], config.noise_dim, device=device)
+            for group in optimizer.param_groups:
+                scale = lr_at(step, 1.0, config.warmup_steps, config.max_steps, config.min_lr_ratio)
+                group["lr"] = group["base_lr"] * scale
+
+            # discriminator step (the generator's output is detached: only D gets gradients)
+            with autocast(device, config.bf16):
+                fake = pair.generator(noise, states, mask)
+                d_loss, stats = discriminator_loss(pair, real, fake, sentence, config)
+            optimizer.zero_grad(set_to_none=True)
+            d_loss.backward()
+            optimizer.step()
+
+            # generator step (D frozen, so its parameters get no gradient and Adam leaves them alone)
+            pair.discriminator.requires_grad_(False)
+            with autocast(device, config.bf16):
+                g_loss = -pair.discriminator(pair.generator(noise, states, mask), sentence).float().mean()
+            optimizer.zero_grad(set_to_none=True)
+            g_loss.backward()
+            torch.nn.utils.clip_grad_norm_(pair.generator.parameters(), config.grad_clip)
+            optimizer.step()
+            pair.discriminator.requires_grad_(True)
+            ema.update(pair, step)
+            step += 1
+            bar.update(1)
+
+            if step % config.log_every == 0:
+                rate = config.log_every * config.batch_size / (time.time() - seen_since_log)
+                seen_since_log = time.time()
+                bar.set_postfix(d=f"{d_loss.item():.3f}", g=f"{g_loss.item():.3f}", img_s=f"{rate:.0f}")
+                info["loss_curve"].append([step, round(d_loss.item(), 5), round(g_loss.item(), 5)])
+                tracker.metrics({"d_loss": d_loss.item(), "g_loss": g_loss.item(), "img_per_s": rate, **stats}, step)
+            if step % config.eval_every == 0:
+                evaluate_and_log()
+            timed_out = config.max_minutes and (time.time() - started) / 60 > config.max_minutes
+            if step % config.checkpoint_every == 0 or step == config.max_steps or timed_out:
+                save_checkpoint(config.run_dir, pair, ema, optimizer, {**info, "step": step})
+                if step % (10 * config.checkpoint_every) == 0 or timed_out or step == config.max_steps:
+                    captions.save(caption_file)
+            if timed_out:
+                tqdm.write(f"stopping after {config.max_minutes} minutes at step {step}; resume with the same command")
+                break
+    finally:
+        bar.close()
+
+    if step and (not info["curve"] or info["curve"][-1]["step"] != step):
+        evaluate_and_log()
+    ema.copy_to(ema_pair)
+    output = os.path.expanduser(config.output_dir or os.path.join(config.run_dir, "final"))
+    pipe.save_pretrained(output, safe_serialization=True)
+    summary = {
+        "config": vars(config),
+        "step": step,
+        "images_seen": step * config.batch_size,
+        "generator_params": g_params,
+        "discriminator_params": d_params,
+        "curve": info["curve"],
+        "loss_curve": info["loss_curve"],
+    }
+    with open(os.path.join(output, "training.json"), "w") as f:
+        json.dump(summary, f, indent=1, default=str)
+    tracker.dict(summary, "training.json")
+    tracker.end()
+    return output
