@@ -111,3 +111,32 @@ def arena_match_open_for(*, user) -> ArenaMatch | None:
 def arena_match_get(*, match_id: int, user) -> ArenaMatch | None:
     """Only its voter sees a match (and its images)."""
     return ArenaMatch.objects.filter(pk=match_id, user=user).first()
+
+
+def human_judgement_summary() -> dict:
+    """What people said about each version, in the form `python -m ml_engine compare --human` reads:
+    {"models": {name: {"rating_avg", "rating_count", "folder"}}, "arena": [{"champion", "challenger", ...}]}.
+    `folder` is the bundled name or path a version was loaded from, so the compare command can match it."""
+    models = {
+        v.version_name: {
+            "rating_avg": v.rating_avg,
+            "rating_count": v.rating_count,
+            "source": v.source,
+            "folder_name": v.source.rsplit("/", 1)[-1],
+        }
+        for v in model_version_rated_list()
+    }
+    arena = [
+        {
+            "champion": r.champion.version_name,
+            "challenger": r.challenger.version_name,
+            "votes": r.votes,
+            "challenger_wins": r.challenger_wins,
+            "champion_wins": r.champion_wins,
+            "ties": r.ties,
+            "challenger_win_rate": r.win_rate,
+            "interval95": list(r.interval),
+        }
+        for r in arena_results()
+    ]
+    return {"models": models, "arena": arena}
