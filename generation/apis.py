@@ -1,11 +1,13 @@
 """REST API for jobs and images: validate with a serializer, call one service or selector, serialize.
 
 /api/jobs/ (GET mine, POST submit), /api/jobs/<id>/, /api/jobs/<id>/cancel/,
-/api/images/?scope=mine|public&q=, /api/images/<id>/ (GET, PATCH visibility, DELETE), /api/images/<id>/file/.
+/api/images/?scope=mine|public&q=, /api/images/<id>/ (GET, PATCH visibility, DELETE), /api/images/<id>/file/,
+/api/images/<id>/attention/ (the per-word attention maps, when the model made them).
 Private images and every job are 404 to anyone but their owner.
 """
 
 from django.http import FileResponse, Http404
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, status
@@ -40,9 +42,24 @@ class ImageOutputSerializer(serializers.Serializer):
     rating_average = serializers.FloatField(allow_null=True, required=False)
     rating_count = serializers.IntegerField(required=False)
     created_at = serializers.DateTimeField()
+    attention_words = serializers.ListField(child=serializers.CharField())
+    attention_url = serializers.SerializerMethodField()
 
     def get_url(self, image) -> str:
         return image_payload(image)["url"]
+
+    def get_attention_url(self, image) -> str | None:
+        return reverse("api:image-attention", args=[image.pk]) if image.has_attention else None
+
+
+class AttentionOutputSerializer(serializers.Serializer):
+    words = serializers.ListField(child=serializers.CharField(), help_text="the prompt's words, in order")
+    width = serializers.IntegerField(help_text="width of one word's map")
+    height = serializers.IntegerField(help_text="height of one word's map")
+    maps = serializers.CharField(
+        help_text="data:image/png;base64 grayscale PNG, width x (height * len(words)): word i in rows "
+        "i*height..(i+1)*height, 0..255 = attention scaled by the word's own maximum"
+    )
 
 
 class JobOutputSerializer(serializers.Serializer):
@@ -197,3 +214,16 @@ class ImageFileApi(APIView):
         download = request.query_params.get("download") in ("1", "true")
         filename = f"t2i-{image.pk}-seed{image.seed}.png"
         return FileResponse(image.file.open("rb"), content_type="image/png", as_attachment=download, filename=filename)
+
+
+class ImageAttentionApi(APIView):
+    """What each word of the prompt attended to (DAAM for the diffusion model, word attention for the GAN)."""
+
+    permission_classes = [AllowAny]
+
+    @extend_schema(responses=AttentionOutputSerializer)
+    def get(self, request, image_id: int):
+        attention = selectors.image_attention_get(image=_image_or_404(request, image_id))
+        if attention is None:
+            raise Http404
+        return Response(AttentionOutputSerializer(attention).data)

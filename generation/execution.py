@@ -1,4 +1,5 @@
-"""The worker side of a job: claim the row, run the ml_engine pipeline with a step callback, save the images.
+"""The worker side of a job: claim the row, run the ml_engine pipeline with a step callback, save the images
+(and, when the model gives them, each image's per-word attention maps).
 
 Each denoising step updates the row (progress, latest preview) and publishes a progress event; the
 callback also reads the row's cancel flag and raises GenerationCancelled to stop a running job.
@@ -77,10 +78,10 @@ def _finish(job: GenerationJob, status: str, error: str = "") -> GenerationJob:
     return job
 
 
-def _save_images(job: GenerationJob, images: list, seeds: list[int]) -> None:
+def _save_images(job: GenerationJob, images: list, seeds: list[int], attention: list) -> None:
     prompt, version = job.prompt, job.model_version
     with transaction.atomic():
-        for index, (image, seed) in enumerate(zip(images, seeds, strict=True)):
+        for index, (image, seed, maps) in enumerate(zip(images, seeds, attention, strict=True)):
             row = GeneratedImage(
                 job=job,
                 prompt=prompt,
@@ -94,6 +95,10 @@ def _save_images(job: GenerationJob, images: list, seeds: list[int]) -> None:
             )
             png = png_bytes(image, parameters=image_infotext(row))
             row.file.save(f"job{job.pk}-{index}-seed{seed}.png", ContentFile(png), save=False)
+            if maps is not None and maps.words:
+                row.attention_words = maps.words
+                sprite = ContentFile(png_bytes(maps.to_sprite()))
+                row.attention_maps.save(f"job{job.pk}-{index}-seed{seed}-attention.png", sprite, save=False)
             row.save()
         job.refresh_from_db(fields=["preview", "step", "total_steps"])  # the step callback updated them in SQL
         job.status, job.progress, job.finished_at = GenerationJob.Status.SUCCEEDED, 1.0, timezone.now()
@@ -134,9 +139,13 @@ def generation_job_execute(*, job_id: int) -> GenerationJob | None:
     event_publish(job=job, event={"type": "started", "job": job.pk, "total": job.total_steps})
     prompt = job.prompt
     try:
+        from ml_engine.attention import supports_attention
+
         pipe = pipeline_load(job.model_version.source)
         reporter = _StepReporter(job, images=prompt.num_images)
-        images, seeds = [], []
+        # each image keeps what its prompt's words attended to, when the model can say (not real SD models)
+        extra = {"return_attention": True} if supports_attention(pipe) else {}
+        images, seeds, attention = [], [], []
         # one image per call: a batch of n gives slightly different numbers than n batches of one, and a
         # re-run (one image, its own seed) must reproduce the image bit for bit
         for index in range(prompt.num_images):
@@ -151,15 +160,17 @@ def generation_job_execute(*, job_id: int) -> GenerationJob | None:
                 callback_on_step_end=reporter,
                 height=prompt.height,
                 width=prompt.width,
+                **extra,
             )
             images += result.images
             seeds += result.seeds
+            attention += result.attention or [None] * len(result.images)
     except GenerationCancelled:
         return _finish(job, GenerationJob.Status.CANCELLED)
     except Exception as exc:  # the job records why it failed; the worker lives on for the next job
         logger.exception("job %s failed", job.pk)
         return _finish(job, GenerationJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
-    _save_images(job, images, seeds)
+    _save_images(job, images, seeds, attention)
     return job
 
 

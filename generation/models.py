@@ -77,6 +77,10 @@ class GeneratedImage(models.Model):
     visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE)
     fid_score = models.FloatField(null=True, blank=True)  # set-level metric; filled by offline evaluation
     scores = models.JSONField(default=dict, blank=True)  # per-image scores where they can be computed
+    # what each prompt word attended to (ml_engine.attention), when the model gives it: the words in order,
+    # and their heat maps as one grayscale PNG with word i in rows i*h..(i+1)*h (AttentionMaps.to_sprite)
+    attention_words = models.JSONField(default=list, blank=True)
+    attention_maps = models.FileField(upload_to=image_upload_to, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -86,6 +90,10 @@ class GeneratedImage(models.Model):
     @property
     def is_public(self) -> bool:
         return self.visibility == Visibility.PUBLIC
+
+    @property
+    def has_attention(self) -> bool:
+        return bool(self.attention_words and self.attention_maps)
 
     def __str__(self) -> str:
         return f"image {self.pk} of job {self.job_id}"

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import io
+
 from django.db.models import Avg, Count, Q, QuerySet
 
 from generation.models import GeneratedImage, GenerationJob, Visibility
@@ -53,3 +56,22 @@ def image_search(*, user, scope: str, query: str = "") -> QuerySet[GeneratedImag
     if query:
         images = images.filter(prompt__text_content__icontains=query)
     return images
+
+
+def image_attention_get(*, image: GeneratedImage) -> dict | None:
+    """The image's per-word attention maps for the overlay (None when it has none): the words in order, the
+    size of one map, and the maps as a grayscale PNG data URL with word i in rows i*height..(i+1)*height."""
+    if not image.has_attention:
+        return None
+    from PIL import Image
+
+    with image.attention_maps.open("rb") as f:
+        png = f.read()
+    width, total_height = Image.open(io.BytesIO(png)).size
+    words = list(image.attention_words)
+    return {
+        "words": words,
+        "width": width,
+        "height": total_height // len(words),
+        "maps": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
+    }

@@ -105,7 +105,8 @@ def generated_image_set_visibility(*, image: GeneratedImage, visibility: str) ->
 
 
 def generated_image_delete(*, image: GeneratedImage) -> None:
-    name, storage = image.file.name, image.file.storage
+    names, storage = [f.name for f in (image.file, image.attention_maps) if f], image.file.storage
     with transaction.atomic():
         image.delete()
-        transaction.on_commit(lambda: storage.delete(name))  # the file goes only if the row really went
+        for name in names:  # the files go only if the row really went
+            transaction.on_commit(lambda name=name: storage.delete(name))

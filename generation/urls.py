@@ -20,4 +20,5 @@ api_urlpatterns = [
     path("images/", apis.ImageListApi.as_view(), name="image-list"),
     path("images/<int:image_id>/", apis.ImageDetailApi.as_view(), name="image-detail"),
     path("images/<int:image_id>/file/", apis.ImageFileApi.as_view(), name="image-file"),
+    path("images/<int:image_id>/attention/", apis.ImageAttentionApi.as_view(), name="image-attention"),
 ]

@@ -87,6 +87,7 @@ def image_detail(request, image_id: int):
         "summary": feedback_summary(image=image),
         "comments": feedback_list_for_image(image=image).exclude(comment=""),
         "my_feedback": feedback_of_user(image=image, user=request.user),
+        "attention_words": image.attention_words if image.has_attention else [],  # the overlay's word chips
     }
     return render(request, "generation/image_detail.html", context)
 

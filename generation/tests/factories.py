@@ -1,4 +1,5 @@
 import factory
+import numpy as np
 from django.core.files.base import ContentFile
 from PIL import Image
 
@@ -27,9 +28,29 @@ def _png(color=(200, 40, 40)) -> ContentFile:
     return ContentFile(png_bytes(Image.new("RGB", (64, 64), color)), name="factory.png")
 
 
+def attention_sprite(words: list[str]) -> ContentFile:
+    """Maps for `words` as the worker stores them: word i's map is a bright disc at a place of its own."""
+    from ml_engine.attention import AttentionMaps
+
+    ys, xs = np.mgrid[0:64, 0:64]
+    maps = []
+    for i in range(len(words)):
+        cx, cy = 12 + (i * 20) % 44, 12 + (i * 20 // 44) * 20 % 44
+        maps.append(np.clip(1 - np.hypot(xs - cx, ys - cy) / 24, 0, 1))
+    sprite = AttentionMaps(list(words), np.stack(maps).astype(np.float32)).to_sprite()
+    return ContentFile(png_bytes(sprite), name="factory-attention.png")
+
+
 class GeneratedImageFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = GeneratedImage
+
+    class Params:
+        # the maps a model with attention (the Shapes diffusion model, the GAN) leaves with the image
+        with_attention = factory.Trait(
+            attention_words=factory.LazyAttribute(lambda image: image.prompt.text_content.split()),
+            attention_maps=factory.LazyAttribute(lambda image: attention_sprite(image.prompt.text_content.split())),
+        )
 
     job = factory.SubFactory(SucceededJobFactory, user=factory.SelfAttribute("..user"))
     user = factory.SubFactory("accounts.tests.factories.UserFactory")

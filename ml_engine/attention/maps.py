@@ -7,15 +7,18 @@ Special tokens and padding get no map.
 
     words, piece_index = prompt_words(tokenizer, "two red crosses")   # ["two", "red", "crosses"], [[1], [2], [3, 4]]
     maps = word_maps(piece_maps, words, piece_index, size=64)         # AttentionMaps(words, [3, 64, 64])
+    maps.to_sprite()                                                  # how the studio stores them: one PNG
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 
 @dataclass
@@ -34,6 +37,28 @@ class AttentionMaps:
         h, w = data["size"]
         maps = np.asarray(data["maps"], dtype=np.float32).reshape(len(data["words"]), h, w) / 255.0
         return cls(list(data["words"]), maps)
+
+    def to_sprite(self) -> Image.Image:
+        """The maps as one grayscale image (0..255), word i in rows i*H..(i+1)*H: a few KB as a PNG."""
+        if not self.words:
+            raise ValueError("no words, no maps to draw")
+        quantised = np.round(np.clip(self.maps, 0, 1) * 255).astype(np.uint8)
+        return Image.fromarray(quantised.reshape(-1, quantised.shape[-1]))  # uint8, 2-D: mode "L"
+
+    @classmethod
+    def from_sprite(cls, words: list[str], sprite: Image.Image) -> AttentionMaps:
+        pixels = np.asarray(sprite.convert("L"), dtype=np.float32) / 255.0
+        if not words or pixels.shape[0] % len(words):
+            raise ValueError(f"a {pixels.shape[1]}x{pixels.shape[0]} sprite does not hold {len(words)} maps")
+        return cls(list(words), pixels.reshape(len(words), -1, pixels.shape[1]))
+
+
+def supports_attention(pipe) -> bool:
+    """Whether a pipeline's `__call__` takes `return_attention` (diffusers pipelines of real models do not)."""
+    try:
+        return "return_attention" in inspect.signature(pipe.__call__).parameters
+    except (TypeError, ValueError):  # no signature to read
+        return False
 
 
 def prompt_words(tokenizer, prompt: str, max_tokens: int) -> tuple[list[str], list[list[int]]]:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from ml_engine.attention import AttentionMaps, prompt_words
+from ml_engine.attention import AttentionMaps, prompt_words, supports_attention
 from ml_engine.attention.daam import attention_for_images, capture_cross_attention
 from ml_engine.attention.iou import (
     caption_targets,
@@ -120,6 +120,24 @@ def test_maps_survive_their_compact_json_form():
     back = AttentionMaps.from_json(json.loads(json.dumps(maps.to_json())))
     assert back.words == ["a", "cross"] and back.maps.shape == (2, 64, 64)
     assert np.abs(back.maps - maps.maps).max() <= 0.5 / 255 + 1e-6  # quantised to 8 bits
+
+
+def test_maps_survive_their_png_sprite_form():
+    maps = AttentionMaps(["two", "red", "crosses"], np.random.default_rng(1).random((3, 64, 64), dtype=np.float32))
+    sprite = maps.to_sprite()
+    assert sprite.mode == "L" and sprite.size == (64, 3 * 64)
+    back = AttentionMaps.from_sprite(maps.words, sprite)
+    assert back.maps.shape == (3, 64, 64) and np.abs(back.maps - maps.maps).max() <= 0.5 / 255 + 1e-6
+    with pytest.raises(ValueError, match="does not hold"):
+        AttentionMaps.from_sprite(["a", "b", "c"], Image.new("L", (64, 2 * 64)))
+
+
+def test_only_pipelines_that_take_return_attention_are_asked_for_maps(tiny_pipeline):
+    from ml_engine.pipelines.diffusers_adapter import DiffusersTextToImage
+
+    assert supports_attention(tiny_pipeline)
+    assert not supports_attention(DiffusersTextToImage(pipe=None, model_name="sd"))
+    assert not supports_attention(lambda prompt, **kwargs: None)
 
 
 def test_daam_on_a_render_gives_a_map_per_caption_word(tiny_pipeline):

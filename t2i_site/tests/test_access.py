@@ -20,8 +20,8 @@ def people(alice, bob, staff):
 def things(alice, model_version):
     return {
         "job": GenerationJobFactory(user=alice),
-        "private": GeneratedImageFactory(user=alice),
-        "public": PublicImageFactory(user=alice),
+        "private": GeneratedImageFactory(user=alice, with_attention=True),
+        "public": PublicImageFactory(user=alice, with_attention=True),
     }
 
 
@@ -63,6 +63,8 @@ API_CASES = [
     ("delete", "/api/images/{id}/", "public", {"owner": 204, "other": 403, "staff": 403, "anon": 401}),
     ("get", "/api/images/{id}/file/", "private", {"owner": 200, "other": 404, "staff": 404, "anon": 404}),
     ("get", "/api/images/{id}/file/", "public", {"owner": 200, "other": 200, "staff": 200, "anon": 200}),
+    ("get", "/api/images/{id}/attention/", "private", {"owner": 200, "other": 404, "staff": 404, "anon": 404}),
+    ("get", "/api/images/{id}/attention/", "public", {"owner": 200, "other": 200, "staff": 200, "anon": 200}),
     ("post", "/api/images/{id}/feedback/", "private", {"owner": 201, "other": 404, "staff": 404, "anon": 401}),
     ("post", "/api/images/{id}/feedback/", "public", {"owner": 201, "other": 201, "staff": 201, "anon": 401}),
     ("get", "/api/models/", None, {"owner": 200, "other": 200, "staff": 200, "anon": 200}),
