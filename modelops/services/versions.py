@@ -165,7 +165,8 @@ def model_version_bootstrap(*, demo_fallback_dir: str | None = None) -> list[Mod
     """
     from ml_engine.pipelines.loader import bundled_models
 
-    names = sorted(set(bundled_models()) | set(settings.T2I_MODEL_PATHS))
+    bundled = set(bundled_models()) if settings.T2I_BOOTSTRAP_BUNDLED else set()
+    names = sorted(bundled | set(settings.T2I_MODEL_PATHS))
     created = [
         model_version_register(version_name=name, source=name)
         for name in names
@@ -189,7 +190,18 @@ def model_version_bootstrap(*, demo_fallback_dir: str | None = None) -> list[Mod
         if default:
             model_version_make_current(version=default)
     _champion_ensure()
+    _others_register(names)
     return created
+
+
+def _others_register(names) -> None:
+    """The models shipped beside the champion (the GAN beside the diffusion model) go into the registry too, so
+    staff can promote them and the arena can pit them against the champion: the first becomes the challenger
+    when there is none."""
+    rows = ModelVersion.objects.filter(version_name__in=names, registry_version__isnull=True, is_current=False)
+    for row in rows.exclude(version_name=DEMO_VERSION_NAME).order_by("version_name"):
+        alias = CHALLENGER if registry_client().alias_version(CHALLENGER) is None else None
+        _register_in_registry(version=row, alias=alias)
 
 
 def _champion_ensure() -> None:

@@ -168,6 +168,8 @@ else:
 # names to other folders, e.g. T2I_MODEL_PATHS="diffusion=/models/diffusion-2026-11".
 T2I_MODEL_PATHS = env_mapping("T2I_MODEL_PATHS", {})
 T2I_DEFAULT_MODEL = env_str("T2I_DEFAULT_MODEL", "diffusion")
+# bootstrap offers every model bundled under ml_engine/weights (diffusion, gan) and registers the others in MLflow
+T2I_BOOTSTRAP_BUNDLED = env_bool("T2I_BOOTSTRAP_BUNDLED", True)
 T2I_DEVICE = env_str("T2I_DEVICE", "cpu")
 T2I_JOB_TIME_LIMIT_S = env_int("T2I_JOB_TIME_LIMIT_S", 600, minimum=1)
 # MLOps: the MLflow store (unset: ml_engine's local SQLite store under data/mlflow), the registered model,

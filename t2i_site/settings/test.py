@@ -37,6 +37,7 @@ STORAGES = {
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests do not test hashing
 # conftest saves a tiny random pipeline and points the model name "diffusion" at it (T2I_MODEL_PATHS)
 T2I_MODEL_PATHS = {}
+T2I_BOOTSTRAP_BUNDLED = False  # tests bootstrap only the tiny models that T2I_MODEL_PATHS names
 # each test gets its own MLflow store (conftest's autouse fixture); fetched registry copies stay out of var/
 MLFLOW_TRACKING_URI = None
 T2I_REGISTRY_CACHE = tempfile.mkdtemp(prefix="t2i-test-registry-")
