@@ -88,6 +88,7 @@ class GANConfig(CommonConfig):
     noise_dim: int = 64
     generator_widths: tuple[int, ...] = (192, 128, 96)  # 4x4 stage, then 8x8 stages with word attention
     discriminator_widths: tuple[int, ...] = (96, 192)
+    spectral_norm: bool = True  # in the discriminator
     cond_dim: int = 128  # sentence embedding projected to this before it joins the noise in the affines
     lr: float = 1e-4  # generator
     d_lr: float = 4e-4  # discriminator (two time-scale update rule, as DF-GAN)

@@ -45,7 +45,9 @@ def build_pair(config: GANConfig, latent_channels: int) -> GANPair:
         widths=config.generator_widths,
         cond_dim=config.cond_dim,
     )
-    discriminator = GANDiscriminator(latent_channels=latent_channels, widths=config.discriminator_widths)
+    discriminator = GANDiscriminator(
+        latent_channels=latent_channels, widths=config.discriminator_widths, spectral_norm=config.spectral_norm
+    )
     return GANPair(generator, discriminator)
 
 
