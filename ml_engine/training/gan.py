@@ -51,14 +51,17 @@ def build_pair(config: GANConfig, latent_channels: int) -> GANPair:
     return GANPair(generator, discriminator)
 
 
-def discriminator_loss(pair: GANPair, real, fake, sentence, config: GANConfig) -> tuple[torch.Tensor, dict]:
+def discriminator_loss(
+    pair: GANPair, real, fake, sentence, words, mask, config: GANConfig
+) -> tuple[torch.Tensor, dict]:
     disc = pair.discriminator
     real = real.detach().requires_grad_(True)
     sentence_gp = sentence.detach().requires_grad_(True)
     features_real = disc.features(real)
-    d_real = disc.judge(features_real, sentence_gp)
-    d_fake = disc(fake.detach(), sentence)
-    d_mismatch = disc.judge(features_real, sentence.roll(1, dims=0))
+    d_real = disc.judge(features_real, sentence_gp, words, mask)
+    d_fake = disc(fake.detach(), sentence, words, mask)
+    # matching-aware: the real image with another scene's caption (sentence and words) is fake
+    d_mismatch = disc.judge(features_real, sentence.roll(1, dims=0), words.roll(1, dims=0), mask.roll(1, dims=0))
     hinge = (
         F.relu(1 - d_real).mean()
         + (1 - config.mismatch_weight) * F.relu(1 + d_fake).mean()
@@ -144,7 +147,7 @@ def train_gan(config: GANConfig) -> str:
             # discriminator step (the generator's output is detached: only D gets gradients)
             with autocast(device, config.bf16):
                 fake = pair.generator(noise, states, mask)
-                d_loss, stats = discriminator_loss(pair, real, fake, sentence, config)
+                d_loss, stats = discriminator_loss(pair, real, fake, sentence, states, mask, config)
             optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
             optimizer.step()
@@ -152,7 +155,8 @@ def train_gan(config: GANConfig) -> str:
             # generator step (D frozen, so its parameters get no gradient and Adam leaves them alone)
             pair.discriminator.requires_grad_(False)
             with autocast(device, config.bf16):
-                g_loss = -pair.discriminator(pair.generator(noise, states, mask), sentence).float().mean()
+                fake = pair.generator(noise, states, mask)
+                g_loss = -pair.discriminator(fake, sentence, states, mask).float().mean()
             optimizer.zero_grad(set_to_none=True)
             g_loss.backward()
             torch.nn.utils.clip_grad_norm_(pair.generator.parameters(), config.grad_clip)
