@@ -32,16 +32,23 @@ def plot_training(summary_path: str, out_path: str) -> None:
              title="alignment on fresh canonical prompts (EMA weights)")  # fmt: skip
     left.grid(alpha=0.3)
     left.legend(fontsize=8, ncol=2)
+    before = summary.get("images_seen_before", 0)  # a run continued from an earlier model
     if losses:
-        steps, values = zip(*losses, strict=True)
-        right.plot([s * batch / 1000 for s in steps], values, linewidth=0.6, alpha=0.5)
-        window = max(1, len(values) // 50)
-        smooth = [
-            sum(values[max(0, i - window) : i + 1]) / len(values[max(0, i - window) : i + 1])
-            for i in range(len(values))
-        ]
-        right.plot([s * batch / 1000 for s in steps], smooth, linewidth=2)
-    right.set(xlabel="training images seen (thousands)", ylabel="loss", title="training loss", yscale="log")
+        steps = [(before + row[0] * batch) / 1000 for row in losses]
+        names = ["loss"] if len(losses[0]) == 2 else ["discriminator", "generator"]  # a GAN logs both
+        for column, name in enumerate(names, start=1):
+            values = [row[column] for row in losses]
+            right.plot(steps, values, linewidth=0.6, alpha=0.4)
+            window = max(1, len(values) // 50)
+            smooth = [
+                sum(values[max(0, i - window) : i + 1]) / len(values[max(0, i - window) : i + 1])
+                for i in range(len(values))
+            ]
+            right.plot(steps, smooth, linewidth=2, label=name)
+        if len(names) > 1:
+            right.legend(fontsize=8)
+    scale = "log" if losses and len(losses[0]) == 2 else "linear"  # GAN losses are not positive
+    right.set(xlabel="training images seen (thousands)", ylabel="loss", title="training loss", yscale=scale)
     right.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(out_path, dpi=110)

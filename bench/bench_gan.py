@@ -1,0 +1,80 @@
+"""Benchmark the Shapes GAN on this machine (prints figures; not a test).
+
+- median latency of one 64x64 image (one generator pass + decode, text encoding included);
+- images/s in batches (the issue's target: >= 100 images/s on this CPU), fp32 and bf16 autocast;
+- where the time goes in a batch: text encoder, generator, decoder.
+
+    .venv/bin/python bench/bench_gan.py [--model gan] [--threads 2] [--batches 64,256]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+
+PROMPTS = ["a red circle to the left of a blue square", "three crosses", "a small green triangle"]
+
+
+def timed(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="gan")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batches", default="64,256")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+
+    from ml_engine.pipelines import load_pipeline
+
+    pipe = load_pipeline(args.model)
+    generator = sum(p.numel() for p in pipe.generator.parameters())
+    decoder = sum(p.numel() for p in pipe.autoencoder.parameters())
+    print(
+        f"model {args.model}: generator {generator / 1e6:.2f}M, autoencoder {decoder / 1e6:.2f}M, "
+        f"{args.threads} threads"
+    )
+    one = timed(lambda: pipe(PROMPTS[0], seed=0), 15)
+    print(f"one image: median {one * 1000:.1f} ms")
+    for batch in [int(b) for b in args.batches.split(",")]:
+        prompts = (PROMPTS * batch)[:batch]
+        for label, context in (
+            ("fp32", contextlib.nullcontext),
+            ("bf16", lambda: torch.autocast("cpu", torch.bfloat16)),
+        ):
+
+            def run(prompts=prompts, context=context):
+                with context():
+                    pipe(prompts, seed=0)
+
+            seconds = timed(run, 3)
+            print(f"batch {batch} {label}: {batch / seconds:.0f} images/s")
+    prompts = (PROMPTS * 64)[:64]
+    text = timed(lambda: pipe.text(prompts), 3)
+    states, mask = pipe.text(prompts)
+    noise = pipe.noise(list(range(64)))
+    gen = timed(lambda: pipe.generator(noise, states, mask), 3)
+    latents = pipe.generator(noise, states, mask)
+    dec = timed(lambda: pipe.autoencoder.decode(pipe.autoencoder.denormalize(latents)), 3)
+    print(f"batch 64 split (ms): text encoder {text * 1000:.0f}, generator {gen * 1000:.0f}, decoder {dec * 1000:.0f}")
+
+
+if __name__ == "__main__":
+    with torch.no_grad():
+        main()
