@@ -1,6 +1,6 @@
 // The image page's attention overlay: a row of word chips; choosing a word paints where that word of the prompt
-// attended (its heat map, 0..1) over the image in the inferno colormap, brighter and more opaque where it
-// attended more; "none" hides it. The maps come from /api/images/<id>/attention/ as one grayscale PNG sprite
+// attended (its heat map, stretched to its own range) over the image in the inferno colormap, brighter and more
+// opaque where it attended more; "none" hides it. The maps come from /api/images/<id>/attention/ as one grayscale PNG sprite
 // (word i in rows i*height..(i+1)*height). Keyboard: Tab to the chips, arrows/Home/End move, Escape hides.
 (function () {
   "use strict";
@@ -54,13 +54,21 @@
     const context = canvas.getContext("2d");
     const out = context.createImageData(width, height);
     const offset = index * width * height * 4;
+    // a word's map peaks at 1 but rarely falls to 0 (attention is spread over the whole image): stretch its own
+    // range to 0..1 for display, so that where the word looked most stands out from where it looked least
+    let low = 255, high = 0;
     for (let p = 0; p < width * height; p++) {
-      const v = gray[offset + p * 4] / 255;
+      low = Math.min(low, gray[offset + p * 4]);
+      high = Math.max(high, gray[offset + p * 4]);
+    }
+    const span = Math.max(1, high - low);
+    for (let p = 0; p < width * height; p++) {
+      const v = (gray[offset + p * 4] - low) / span;
       const [r, g, b] = colormap(v);
       out.data[p * 4] = r;
       out.data[p * 4 + 1] = g;
       out.data[p * 4 + 2] = b;
-      out.data[p * 4 + 3] = 255 * (0.35 + 0.45 * v); // low attention darkens, high attention glows
+      out.data[p * 4 + 3] = 255 * (0.15 + 0.7 * v); // the image shows through where the word looked least
     }
     context.putImageData(out, 0, 0);
   }
