@@ -105,7 +105,25 @@ class GANConfig(CommonConfig):
     eval_seeds: int = 2
 
 
-KINDS = {"autoencoder": AutoencoderConfig, "diffusion": DiffusionConfig, "gan": GANConfig}
+@dataclass
+class DomainClassifierTrainConfig(CommonConfig):
+    kind: str = "domain_classifier"
+    widths: tuple[int, ...] = (32, 64, 128, 192)  # see DomainClassifierConfig
+    pooled_grid: int = 4
+    embed_dim: int = 256
+    noise_prob: float = 0.5  # share of batches with Gaussian pixel noise added
+    noise_max: float = 6.0  # its standard deviation is uniform in [0, noise_max] (0..255 pixel units)
+    eval_images: int = 2000  # fresh held-out renders (a stream of their own) for the final accuracies
+    cpu_clock: bool = True  # max_minutes counts this process's CPU time (all threads together), not wall time:
+    # with threads=1 the run takes the same steps on a busy machine as on an idle one, where it is the wall time
+
+
+KINDS = {
+    "autoencoder": AutoencoderConfig,
+    "diffusion": DiffusionConfig,
+    "gan": GANConfig,
+    "domain_classifier": DomainClassifierTrainConfig,
+}
 
 
 def load_config(path: str, **overrides) -> CommonConfig:

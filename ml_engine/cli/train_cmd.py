@@ -5,7 +5,9 @@ from __future__ import annotations
 
 def add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train the autoencoder, the diffusion model or the GAN from a JSON config")
-    p.add_argument("--config", required=True, help="JSON file with a `kind` (autoencoder|diffusion|gan) and fields")
+    p.add_argument(
+        "--config", required=True, help="JSON file with a `kind` (autoencoder, diffusion, gan, domain_classifier)"
+    )
     p.add_argument("--device", help="cpu or cuda (overrides the config)")
     p.add_argument("--name", help="run name (overrides the config); a run with checkpoints resumes")
     p.add_argument("--max-steps", type=int)
@@ -32,6 +34,8 @@ def run(args) -> int:
         from ml_engine.training.autoencoder import train_autoencoder as train
     elif config.kind == "gan":
         from ml_engine.training.gan import train_gan as train
+    elif config.kind == "domain_classifier":
+        from ml_engine.training.domain_classifier import train_domain_classifier as train
     else:
         from ml_engine.training.diffusion import train_diffusion as train
     output = train(config)

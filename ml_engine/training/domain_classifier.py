@@ -22,13 +22,12 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ml_engine.config import CommonConfig
+from ml_engine.config import DomainClassifierTrainConfig
 from ml_engine.data import spec
 from ml_engine.data.render import render
 from ml_engine.data.scene import Scene, sample_scene
@@ -38,19 +37,6 @@ from ml_engine.training.common import autocast, lr_at, seed_everything
 
 PAIR_INDEX = {pair: i for i, pair in enumerate(PAIRS)}
 AREA_FACTOR = {"circle": np.pi / 4, "square": 1.0, "triangle": spec.triangle_height(1) / 2, "cross": 5 / 9}
-
-
-@dataclass
-class DomainClassifierTrainConfig(CommonConfig):
-    kind: str = "domain_classifier"
-    widths: tuple[int, ...] = (32, 64, 128, 192)  # see DomainClassifierConfig
-    pooled_grid: int = 4
-    embed_dim: int = 256
-    noise_prob: float = 0.5  # share of batches with Gaussian pixel noise added
-    noise_max: float = 6.0  # its standard deviation is uniform in [0, noise_max] (0..255 pixel units)
-    eval_images: int = 2000  # fresh held-out renders (a stream of their own) for the final accuracies
-    cpu_clock: bool = True  # max_minutes counts this process's CPU time (all threads together), not wall time:
-    # with threads=1 the run takes the same steps on a busy machine as on an idle one, where it is the wall time
 
 
 def object_area(shape: str, d: float) -> float:

@@ -198,9 +198,14 @@ def _others_register(names) -> None:
     """The models shipped beside the champion (the GAN beside the diffusion model) go into the registry too, so
     staff can promote them and the arena can pit them against the champion: the first becomes the challenger
     when there is none."""
+    from ml_engine.provenance import folder_sha256
+
+    registry = registry_client()
     rows = ModelVersion.objects.filter(version_name__in=names, registry_version__isnull=True, is_current=False)
     for row in rows.exclude(version_name=DEMO_VERSION_NAME).order_by("version_name"):
-        alias = CHALLENGER if registry_client().alias_version(CHALLENGER) is None else None
+        if folder_sha256(model_folder(row.source)) in {v.sha256 for v in registry.versions()}:
+            continue  # the registry already holds these weights (a new database beside an existing registry)
+        alias = CHALLENGER if registry.alias_version(CHALLENGER) is None else None
         _register_in_registry(version=row, alias=alias)
 
 
