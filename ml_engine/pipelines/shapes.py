@@ -39,7 +39,6 @@ IMAGE_SIZE = 64
 class ShapesDiffusionPipeline(DiffusionPipeline):
     model_cpu_offload_seq = "unet->autoencoder"
     supported_sizes = ((IMAGE_SIZE, IMAGE_SIZE),)
-    default_steps = 20
     default_guidance = 4.0
     sampler_name = "DPM++ 2M"
 
@@ -49,10 +48,18 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         unet: UNet2DConditionModel,
         scheduler: DPMSolverMultistepScheduler,
         text_encoder: TextEncoder | None = None,
+        default_steps: int = 20,
     ):
         super().__init__()
         self.register_modules(autoencoder=autoencoder, unet=unet, scheduler=scheduler)
+        # the sampler steps a request gets when it names none; saved in model_index.json, so each trained model
+        # ships the step count its latency/alignment trade-off was measured at
+        self.register_to_config(default_steps=int(default_steps))
         self.text = text_encoder or TextEncoder.load()  # not a registered module: never saved with the model
+
+    @property
+    def default_steps(self) -> int:
+        return int(self.config.get("default_steps", 20))
 
     def encode_prompts(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         states, mask = self.text(prompts)
@@ -75,7 +82,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         self,
         prompt: str | list[str],
         negative_prompt: str | list[str] | None = None,
-        num_inference_steps: int = default_steps,
+        num_inference_steps: int | None = None,
         guidance_scale: float = default_guidance,
         generator: torch.Generator | list[torch.Generator] | None = None,
         seed: int | None = None,
@@ -89,6 +96,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         if not prompts:
             raise ValueError("prompt must not be empty")
+        num_inference_steps = self.default_steps if num_inference_steps is None else num_inference_steps
         if (height, width) not in self.supported_sizes:
             raise ValueError(f"this model makes {IMAGE_SIZE}x{IMAGE_SIZE} images; got height={height}, width={width}")
         check_generation_args(num_inference_steps, guidance_scale, num_images_per_prompt)
