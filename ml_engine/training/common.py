@@ -116,3 +116,12 @@ def load_checkpoint(
 def autocast(device: str, enabled: bool):
     dtype = torch.bfloat16
     return torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=dtype, enabled=enabled)
+
+
+def finish_run(output: str, summary: dict, tracker) -> str:
+    """Keep the run's summary (config, curves, images seen) beside the saved model and in MLflow; end the run."""
+    with open(os.path.join(output, "training.json"), "w") as f:
+        json.dump(summary, f, indent=1, default=str)
+    tracker.dict(summary, "training.json")
+    tracker.end()
+    return output

@@ -34,7 +34,15 @@ from ml_engine.provenance import training_tags
 from ml_engine.text.cache import CaptionStateCache
 from ml_engine.text.encoder import TextEncoder
 from ml_engine.tracking import Tracker
-from ml_engine.training.common import EMA, autocast, load_checkpoint, lr_at, save_checkpoint, seed_everything
+from ml_engine.training.common import (
+    EMA,
+    autocast,
+    finish_run,
+    load_checkpoint,
+    lr_at,
+    save_checkpoint,
+    seed_everything,
+)
 from ml_engine.training.data import ScenePool
 
 
@@ -199,8 +207,4 @@ def train_gan(config: GANConfig) -> str:
         "curve": info["curve"],
         "loss_curve": info["loss_curve"],
     }
-    with open(os.path.join(output, "training.json"), "w") as f:
-        json.dump(summary, f, indent=1, default=str)
-    tracker.dict(summary, "training.json")
-    tracker.end()
-    return output
+    return finish_run(output, summary, tracker)
