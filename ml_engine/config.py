@@ -85,6 +85,9 @@ class DiffusionConfig(CommonConfig):
 class GANConfig(CommonConfig):
     kind: str = "gan"
     autoencoder: str = "ml_engine/weights/diffusion"  # the frozen autoencoder whose latents the GAN paints
+    # a ShapesGANPipeline folder whose generator starts this run (e.g. the shipped `gan`); the discriminator is not
+    # shipped, so it starts fresh and catches up within a few hundred steps
+    init_from: str = ""
     noise_dim: int = 64
     generator_widths: tuple[int, ...] = (192, 128, 96)  # 4x4 stage, then 8x8 stages with word attention
     discriminator_widths: tuple[int, ...] = (96, 192)

@@ -98,7 +98,10 @@ def train_gan(config: GANConfig) -> str:
     if os.path.isfile(caption_file):
         captions.load(caption_file)
 
-    pair = build_pair(config, autoencoder.config.latent_channels).to(device).train()
+    pair = build_pair(config, autoencoder.config.latent_channels)
+    if config.init_from:
+        pair.generator = GANGenerator.from_pretrained(config.init_from, subfolder="generator", use_safetensors=True)
+    pair = pair.to(device).train()
     ema = EMA(pair, config.ema_decay)
     optimizer = torch.optim.Adam(
         [
