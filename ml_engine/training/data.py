@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -21,7 +22,10 @@ from ml_engine.data.captions import training_caption
 from ml_engine.data.render import render
 from ml_engine.data.scene import Scene, sample_scene
 from ml_engine.images import to_model_range
-from ml_engine.models.autoencoder import ShapesAutoencoder
+from ml_engine.models.autoencoder import ShapesAutoencoder, load_autoencoder
+from ml_engine.text.cache import CaptionStateCache
+from ml_engine.text.encoder import TextEncoder
+from ml_engine.training.common import seed_everything
 
 
 def autoencoder_fingerprint(model: ShapesAutoencoder) -> str:
@@ -77,3 +81,29 @@ class ScenePool:
             else:
                 captions.append(training_caption(self.scenes[i], rng, weights, paraphrase_prob)[1])
         return self.latents[torch.from_numpy(ids)], captions
+
+
+class LatentRun(NamedTuple):
+    """What a run on autoencoder latents starts from (the diffusion model and the GAN alike)."""
+
+    autoencoder: ShapesAutoencoder  # frozen
+    pool: ScenePool
+    text: TextEncoder
+    captions: CaptionStateCache
+    caption_file: str  # where the run keeps its encoded captions between invocations
+
+
+def latent_run_start(config, pool_seed: int) -> LatentRun:
+    """Seed, threads and run folder; the frozen autoencoder, its scene pool and the run's caption-state cache."""
+    seed_everything(config.seed)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    os.makedirs(config.run_dir, exist_ok=True)
+    autoencoder = load_autoencoder(config.autoencoder).to(config.device).eval().requires_grad_(False)
+    pool = ScenePool.build(autoencoder, config.scene_pool, pool_seed)
+    text = TextEncoder.load()
+    captions = CaptionStateCache(text)
+    caption_file = os.path.join(config.run_dir, "captions.safetensors")
+    if os.path.isfile(caption_file):
+        captions.load(caption_file)
+    return LatentRun(autoencoder, pool, text, captions, caption_file)

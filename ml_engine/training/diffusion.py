@@ -26,13 +26,10 @@ from ml_engine.config import DiffusionConfig
 from ml_engine.evaluation.prompts import prompt_set
 from ml_engine.evaluation.run import evaluate_pipeline
 from ml_engine.images import grid
-from ml_engine.models.autoencoder import load_autoencoder
 from ml_engine.models.unet import build_unet
 from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
 from ml_engine.provenance import training_tags
 from ml_engine.schedulers import sampling_scheduler, training_scheduler
-from ml_engine.text.cache import CaptionStateCache
-from ml_engine.text.encoder import TextEncoder
 from ml_engine.tracking import Tracker
 from ml_engine.training.common import (
     EMA,
@@ -41,9 +38,8 @@ from ml_engine.training.common import (
     load_checkpoint,
     lr_at,
     save_checkpoint,
-    seed_everything,
 )
-from ml_engine.training.data import ScenePool
+from ml_engine.training.data import latent_run_start
 
 
 def min_snr_weights(scheduler, timesteps: torch.Tensor, gamma: float, prediction_type: str) -> torch.Tensor:
@@ -88,19 +84,8 @@ def evaluate_ema(pipe, config: DiffusionConfig) -> tuple[dict[str, float], objec
 
 
 def train_diffusion(config: DiffusionConfig) -> str:
-    seed_everything(config.seed)
-    if config.threads:
-        torch.set_num_threads(config.threads)
     device = config.device
-    os.makedirs(config.run_dir, exist_ok=True)
-
-    autoencoder = load_autoencoder(config.autoencoder).to(device).eval().requires_grad_(False)
-    pool = ScenePool.build(autoencoder, config.scene_pool, config.seed)
-    text = TextEncoder.load()
-    captions = CaptionStateCache(text)
-    caption_file = os.path.join(config.run_dir, "captions.safetensors")
-    if os.path.isfile(caption_file):
-        captions.load(caption_file)
+    autoencoder, pool, text, captions, caption_file = latent_run_start(config, config.seed)
 
     unet = _load_unet(config).to(device).train()
     noise_scheduler = training_scheduler(config.num_train_timesteps, config.beta_schedule, config.prediction_type)

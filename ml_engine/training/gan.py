@@ -27,12 +27,9 @@ from ml_engine.config import GANConfig
 from ml_engine.evaluation.prompts import prompt_set
 from ml_engine.evaluation.run import evaluate_pipeline
 from ml_engine.images import grid
-from ml_engine.models.autoencoder import load_autoencoder
 from ml_engine.models.gan import GANDiscriminator, GANGenerator, GANPair, sentence_embedding
 from ml_engine.pipelines.gan import ShapesGANPipeline
 from ml_engine.provenance import training_tags
-from ml_engine.text.cache import CaptionStateCache
-from ml_engine.text.encoder import TextEncoder
 from ml_engine.tracking import Tracker
 from ml_engine.training.common import (
     EMA,
@@ -41,9 +38,8 @@ from ml_engine.training.common import (
     load_checkpoint,
     lr_at,
     save_checkpoint,
-    seed_everything,
 )
-from ml_engine.training.data import ScenePool
+from ml_engine.training.data import latent_run_start
 
 
 def build_pair(config: GANConfig, latent_channels: int) -> GANPair:
@@ -83,20 +79,10 @@ def discriminator_loss(
 
 
 def train_gan(config: GANConfig) -> str:
-    seed_everything(config.seed)
-    if config.threads:
-        torch.set_num_threads(config.threads)
     device = config.device
-    os.makedirs(config.run_dir, exist_ok=True)
-
-    autoencoder = load_autoencoder(config.autoencoder).to(device).eval().requires_grad_(False)
-    pool_seed = config.seed if config.pool_seed < 0 else config.pool_seed
-    pool = ScenePool.build(autoencoder, config.scene_pool, pool_seed)
-    text = TextEncoder.load()
-    captions = CaptionStateCache(text)
-    caption_file = os.path.join(config.run_dir, "captions.safetensors")
-    if os.path.isfile(caption_file):
-        captions.load(caption_file)
+    autoencoder, pool, text, captions, caption_file = latent_run_start(
+        config, config.seed if config.pool_seed < 0 else config.pool_seed
+    )
 
     pair = build_pair(config, autoencoder.config.latent_channels)
     if config.init_from:
