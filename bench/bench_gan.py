@@ -71,7 +71,7 @@ def main() -> None:
     noise = pipe.noise(list(range(64)))
     gen = timed(lambda: pipe.generator(noise, states, mask), 3)
     latents = pipe.generator(noise, states, mask)
-    dec = timed(lambda: pipe.autoencoder.decode(pipe.autoencoder.denormalize(latents)), 3)
+    dec = timed(lambda: pipe.autoencoder.decode_normalized(latents), 3)
     print(f"batch 64 split (ms): text encoder {text * 1000:.0f}, generator {gen * 1000:.0f}, decoder {dec * 1000:.0f}")
 
 

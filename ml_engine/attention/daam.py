@@ -30,7 +30,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ml_engine.attention.maps import AttentionMaps, prompt_words, word_maps
+from ml_engine.attention.maps import AttentionMaps, prompt_word_maps
 
 # Noise levels for a real image: DAAM averages over the whole trajectory; a real image has no
 # trajectory, so it is noised at several levels from light to heavy and the UNet is run once at each.
@@ -81,14 +81,7 @@ class CrossAttentionRecorder:
 
     def word_maps(self, tokenizer, prompts: Sequence[str], max_tokens: int, size: int) -> list[AttentionMaps]:
         """One AttentionMaps per recorded image; prompts[i] is the prompt of batch row i."""
-        tokens = self.token_maps(size)
-        if len(prompts) != tokens.shape[0]:
-            raise ValueError(f"{len(prompts)} prompts for {tokens.shape[0]} recorded images")
-        result = []
-        for prompt, maps in zip(prompts, tokens, strict=True):
-            words, index = prompt_words(tokenizer, prompt, max_tokens)
-            result.append(word_maps(maps, words, index, size))
-        return result
+        return prompt_word_maps(tokenizer, list(prompts), self.token_maps(size), max_tokens, size)
 
 
 class RecordingAttnProcessor:

@@ -89,3 +89,14 @@ def word_maps(piece_maps: torch.Tensor, words: list[str], piece_index: list[list
     upsampled = upsampled.clamp(min=0)
     peak = upsampled.flatten(1).max(dim=1).values.clamp(min=1e-12)
     return AttentionMaps(list(words), (upsampled / peak[:, None, None]).cpu().numpy().astype(np.float32))
+
+
+def prompt_word_maps(tokenizer, prompts, piece_maps: torch.Tensor, max_tokens: int, size: int) -> list[AttentionMaps]:
+    """Per image: piece_maps[i] ([tokens, h, w], image i's attention per word piece) -> prompts[i]'s word maps."""
+    if len(prompts) != len(piece_maps):
+        raise ValueError(f"{len(prompts)} prompts for {len(piece_maps)} images' maps")
+    result = []
+    for prompt, maps in zip(prompts, piece_maps, strict=True):
+        words, index = prompt_words(tokenizer, prompt, max_tokens)
+        result.append(word_maps(maps, words, index, size))
+    return result

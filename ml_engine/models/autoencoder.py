@@ -95,6 +95,10 @@ class ShapesAutoencoder(ModelMixin, ConfigMixin):
     def denormalize(self, latents: torch.Tensor) -> torch.Tensor:
         return latents * self._std + self._mean
 
+    def decode_normalized(self, latents: torch.Tensor) -> torch.Tensor:
+        """Normalised latents (what the generators paint) -> images in [-1, 1]."""
+        return self.decode(self.denormalize(latents.to(self.dtype))).clamp(-1, 1)
+
     def set_latent_stats(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         self.register_to_config(latent_mean=[float(v) for v in mean], latent_std=[float(v) for v in std])
         self._mean.copy_(mean.view_as(self._mean))

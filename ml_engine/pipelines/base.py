@@ -57,6 +57,24 @@ def check_generation_args(num_inference_steps: int, guidance_scale: float, num_i
         raise ValueError(f"num_images_per_prompt must be at least 1, got {num_images_per_prompt}")
 
 
+def prompt_list(prompt: str | list[str], height: int, width: int, supported_sizes) -> list[str]:
+    """The prompt as a list; clear errors for an empty prompt or a size the model does not make."""
+    prompts = [prompt] if isinstance(prompt, str) else list(prompt)
+    if not prompts:
+        raise ValueError("prompt must not be empty")
+    if (height, width) not in supported_sizes:
+        sizes = ", ".join(f"{h}x{w}" for h, w in supported_sizes)
+        raise ValueError(f"this model makes {sizes} images; got height={height}, width={width}")
+    return prompts
+
+
+def image_seeds(generator, seed: int | None, count: int) -> list[int]:
+    """The seed of each image: the caller's generators' seeds, else `seed`, `seed` + 1, ... (random without one)."""
+    if generator is None:
+        return seeds_for(seed, count)
+    return [g.initial_seed() for g in generator] if isinstance(generator, list) else [generator.initial_seed()]
+
+
 def seeds_for(seed: int | None, count: int) -> list[int]:
     import random
 

@@ -15,11 +15,18 @@ from __future__ import annotations
 import torch
 from diffusers import DiffusionPipeline
 
-from ml_engine.attention.maps import prompt_words, word_maps
+from ml_engine.attention.maps import prompt_word_maps
 from ml_engine.images import to_pil
 from ml_engine.models.autoencoder import ShapesAutoencoder
 from ml_engine.models.gan import GANGenerator
-from ml_engine.pipelines.base import GenerationResult, StepCallback, StepInfo, check_generation_args, seeds_for
+from ml_engine.pipelines.base import (
+    GenerationResult,
+    StepCallback,
+    StepInfo,
+    check_generation_args,
+    image_seeds,
+    prompt_list,
+)
 from ml_engine.text.encoder import TextEncoder
 
 IMAGE_SIZE = 64
@@ -59,20 +66,13 @@ class ShapesGANPipeline(DiffusionPipeline):
         output_type: str = "pil",
         return_attention: bool = False,
     ) -> GenerationResult:
-        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
-        if not prompts:
-            raise ValueError("prompt must not be empty")
-        if (height, width) not in self.supported_sizes:
-            raise ValueError(f"this model makes {IMAGE_SIZE}x{IMAGE_SIZE} images; got height={height}, width={width}")
+        prompts = prompt_list(prompt, height, width, self.supported_sizes)
         check_generation_args(num_inference_steps, guidance_scale, num_images_per_prompt)
         if negative_prompt:
             raise ValueError("the GAN has no negative prompt (it does not use classifier-free guidance)")
 
         expanded = [p for p in prompts for _ in range(num_images_per_prompt)]
-        if generator is None:
-            seeds = seeds_for(seed, len(expanded))
-        else:
-            seeds = [g.initial_seed() for g in generator] if isinstance(generator, list) else [generator.initial_seed()]
+        seeds = image_seeds(generator, seed, len(expanded))
         if len(seeds) != len(expanded):
             raise ValueError(f"got {len(seeds)} generators for {len(expanded)} images")
         states, mask = self.text(expanded)
@@ -80,20 +80,14 @@ class ShapesGANPipeline(DiffusionPipeline):
         latents, weights = self.generator(
             noise, states.to(self.device, self.generator.dtype), mask.to(self.device), return_attention=True
         )
-        images = self.autoencoder.decode(self.autoencoder.denormalize(latents.to(self.autoencoder.dtype))).clamp(-1, 1)
+        images = self.autoencoder.decode_normalized(latents)
         if callback_on_step_end is not None:
             callback_on_step_end(StepInfo(1, 1, 0, lambda: to_pil(images[:1])[0]))
-        attention = self._word_maps(expanded, weights) if return_attention else None
+        attention = None
+        if return_attention:  # word attention of every layer, summed: [B, H*W, T] -> [B, T, H, W]
+            side = int(weights[0].shape[1] ** 0.5)
+            piece_maps = sum(w.float() for w in weights).transpose(1, 2).reshape(len(expanded), -1, side, side)
+            attention = prompt_word_maps(self.text.tokenizer, expanded, piece_maps, self.text.max_tokens, IMAGE_SIZE)
         if output_type == "pt":
             return GenerationResult(images, seeds, expanded, attention)  # type: ignore[arg-type]
         return GenerationResult(to_pil(images), seeds, expanded, attention)
-
-    def _word_maps(self, prompts: list[str], weights: list[torch.Tensor]) -> list:
-        """Word attention of every attention layer, summed: [B, H*W, T] -> per image AttentionMaps."""
-        side = int(weights[0].shape[1] ** 0.5)
-        total = sum(w.float() for w in weights).transpose(1, 2).reshape(len(prompts), -1, side, side)
-        out = []
-        for prompt, piece_maps in zip(prompts, total, strict=True):
-            words, index = prompt_words(self.text.tokenizer, prompt, self.text.max_tokens)
-            out.append(word_maps(piece_maps, words, index, IMAGE_SIZE))
-        return out

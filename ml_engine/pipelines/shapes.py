@@ -30,7 +30,14 @@ from diffusers.utils.torch_utils import randn_tensor
 from ml_engine.attention.daam import capture_cross_attention
 from ml_engine.images import to_pil
 from ml_engine.models.autoencoder import ShapesAutoencoder
-from ml_engine.pipelines.base import GenerationResult, StepCallback, StepInfo, check_generation_args, seeds_for
+from ml_engine.pipelines.base import (
+    GenerationResult,
+    StepCallback,
+    StepInfo,
+    check_generation_args,
+    image_seeds,
+    prompt_list,
+)
 from ml_engine.text.encoder import TextEncoder
 
 IMAGE_SIZE = 64
@@ -75,7 +82,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
     @torch.no_grad()
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
         """Normalised latents -> images in [-1, 1]."""
-        return self.autoencoder.decode(self.autoencoder.denormalize(latents.to(self.autoencoder.dtype))).clamp(-1, 1)
+        return self.autoencoder.decode_normalized(latents)
 
     @torch.no_grad()
     def __call__(
@@ -93,12 +100,8 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         output_type: str = "pil",
         return_attention: bool = False,
     ) -> GenerationResult:
-        prompts = [prompt] if isinstance(prompt, str) else list(prompt)
-        if not prompts:
-            raise ValueError("prompt must not be empty")
+        prompts = prompt_list(prompt, height, width, self.supported_sizes)
         num_inference_steps = self.default_steps if num_inference_steps is None else num_inference_steps
-        if (height, width) not in self.supported_sizes:
-            raise ValueError(f"this model makes {IMAGE_SIZE}x{IMAGE_SIZE} images; got height={height}, width={width}")
         check_generation_args(num_inference_steps, guidance_scale, num_images_per_prompt)
         negatives = [negative_prompt or ""] * len(prompts) if not isinstance(negative_prompt, list) else negative_prompt
         if len(negatives) != len(prompts):
@@ -106,11 +109,9 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
 
         expanded = [p for p in prompts for _ in range(num_images_per_prompt)]
         batch = len(expanded)
+        seeds = image_seeds(generator, seed, batch)
         if generator is None:
-            seeds = seeds_for(seed, batch)
             generator = [torch.Generator("cpu").manual_seed(s) for s in seeds]
-        else:
-            seeds = [g.initial_seed() for g in generator] if isinstance(generator, list) else [generator.initial_seed()]
         use_cfg = guidance_scale > 1.0
         cond, cond_mask = self.encode_prompts(expanded)
         if use_cfg:

@@ -202,8 +202,9 @@ def _others_register(names) -> None:
 
     registry = registry_client()
     rows = ModelVersion.objects.filter(version_name__in=names, registry_version__isnull=True, is_current=False)
+    registered = {v.sha256 for v in registry.versions()}
     for row in rows.exclude(version_name=DEMO_VERSION_NAME).order_by("version_name"):
-        if folder_sha256(model_folder(row.source)) in {v.sha256 for v in registry.versions()}:
+        if folder_sha256(model_folder(row.source)) in registered:
             continue  # the registry already holds these weights (a new database beside an existing registry)
         alias = CHALLENGER if registry.alias_version(CHALLENGER) is None else None
         _register_in_registry(version=row, alias=alias)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -64,7 +65,7 @@ def as_uint8_images(images) -> np.ndarray:
     return array
 
 
-class _TorchExtractor:
+class _TorchExtractor(ABC):
     """Shared batching: subclasses implement `_forward(pixels_255 [B, 3, H, W]) -> (features, logits | None)`."""
 
     name: str
@@ -76,8 +77,8 @@ class _TorchExtractor:
         self.model = model.eval().requires_grad_(False).to(device)
         self.device = device
 
-    def _forward(self, pixels_255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
-        raise NotImplementedError
+    @abstractmethod
+    def _forward(self, pixels_255: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]: ...
 
     @torch.no_grad()
     def encode(self, images) -> tuple[np.ndarray, np.ndarray | None]:
