@@ -201,13 +201,10 @@ TRAINING_CATEGORY_WEIGHTS = {
 }
 
 
-def training_caption(
-    scene: Scene,
-    rng: np.random.Generator,
-    weights: dict[str, float] | None = None,
-    paraphrase_prob: float = 0.3,
-) -> tuple[str, str]:
-    """(category, caption) for a training image, drawn by category weight among those the scene allows."""
+def training_requirement(
+    scene: Scene, rng: np.random.Generator, weights: dict[str, float] | None = None
+) -> Requirement:
+    """A requirement the scene satisfies, its category drawn by weight among those the scene allows."""
     weights = weights or TRAINING_CATEGORY_WEIGHTS
     names = list(weights)
     p = np.array([weights[n] for n in names], dtype=np.float64)
@@ -215,7 +212,58 @@ def training_caption(
         idx = int(rng.choice(len(names), p=p / p.sum()))
         req = requirement_from_scene(names[idx], scene, rng)
         if req is not None:
-            text = paraphrase_text(req, rng) if rng.random() < paraphrase_prob else canonical_text(req)
-            return names[idx], text
+            return req
         p[idx] = 0
     raise RuntimeError("scene allows no caption")  # single_object always applies, so never reached
+
+
+def caption_text(req: Requirement, rng: np.random.Generator, paraphrase_prob: float) -> str:
+    return paraphrase_text(req, rng) if rng.random() < paraphrase_prob else canonical_text(req)
+
+
+def training_caption(
+    scene: Scene,
+    rng: np.random.Generator,
+    weights: dict[str, float] | None = None,
+    paraphrase_prob: float = 0.3,
+) -> tuple[str, str]:
+    """(category, caption) for a training image, drawn by category weight among those the scene allows."""
+    req = training_requirement(scene, rng, weights)
+    return req.category, caption_text(req, rng, paraphrase_prob)
+
+
+# ---------------------------------------------------------------- truth of a requirement
+# The spec's pass rules, on anything with shape, colour, size and a centre: the objects of a scene
+# graph (to caption and to find false captions) and the objects the evaluator parses from an image.
+
+
+def holds(relation: str, a, b) -> bool:
+    """`a <relation> b` by centre offsets (image y grows downwards)."""
+    dx, dy = b.cx - a.cx, b.cy - a.cy
+    m = spec.RELATION_MIN_OFFSET
+    return {"left of": dx >= m, "right of": -dx >= m, "above": dy >= m, "below": -dy >= m}[relation]
+
+
+def _matches(item: Item, obj) -> bool:
+    return item.matches(obj.shape, obj.color, obj.size)
+
+
+def passes(req: Requirement, objects: list) -> bool:
+    if req.count is not None:
+        return sum(o.shape == req.items[0].shape for o in objects) == req.count
+    if req.relation is not None:
+        first, second = req.items
+        return any(
+            a is not b and _matches(first, a) and _matches(second, b) and holds(req.relation, a, b)
+            for a in objects
+            for b in objects
+        )
+    return _assign(list(req.items), objects)
+
+
+def _assign(items: list[Item], objects: list) -> bool:
+    """True when each item is matched by a distinct object (tiny backtracking search)."""
+    if not items:
+        return True
+    head, rest = items[0], items[1:]
+    return any(_matches(head, o) and _assign(rest, [x for x in objects if x is not o]) for o in objects)

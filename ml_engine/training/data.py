@@ -18,7 +18,8 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from ml_engine.config import CACHE_ROOT
-from ml_engine.data.captions import training_caption
+from ml_engine.data.captions import caption_text, training_requirement
+from ml_engine.data.negatives import near_miss
 from ml_engine.data.render import render
 from ml_engine.data.scene import Scene, sample_scene
 from ml_engine.images import to_model_range
@@ -73,14 +74,34 @@ class ScenePool:
         paraphrase_prob: float,
         weights: dict[str, float] | None,
     ) -> tuple[torch.Tensor, list[str]]:
+        latents, captions, _ = self.batch_with_negatives(rng, size, caption_dropout, paraphrase_prob, weights, 0.0)
+        return latents, captions
+
+    def batch_with_negatives(
+        self,
+        rng: np.random.Generator,
+        size: int,
+        caption_dropout: float,
+        paraphrase_prob: float,
+        weights: dict[str, float] | None,
+        negative_prob: float,
+    ) -> tuple[torch.Tensor, list[str], list[str | None]]:
+        """Latents, true captions and, for a `negative_prob` share, a near-miss false caption (else None)."""
         ids = rng.integers(0, len(self.scenes), size=size)
-        captions = []
+        captions: list[str] = []
+        negatives: list[str | None] = []
         for i in ids:
+            negative = None
             if rng.random() < caption_dropout:
                 captions.append("")
             else:
-                captions.append(training_caption(self.scenes[i], rng, weights, paraphrase_prob)[1])
-        return self.latents[torch.from_numpy(ids)], captions
+                req = training_requirement(self.scenes[i], rng, weights)
+                captions.append(caption_text(req, rng, paraphrase_prob))
+                if negative_prob and rng.random() < negative_prob:
+                    false = near_miss(req, self.scenes[i], rng)
+                    negative = caption_text(false, rng, paraphrase_prob) if false else None
+            negatives.append(negative)
+        return self.latents[torch.from_numpy(ids)], captions, negatives
 
 
 class LatentRun(NamedTuple):

@@ -55,17 +55,23 @@ def build_pair(config: GANConfig, latent_channels: int) -> GANPair:
     return GANPair(generator, discriminator)
 
 
+def mismatched_captions(texts: list[str], negatives: list[str | None]) -> list[str]:
+    """Each image's wrong caption: its near miss where it has one, else the previous image's caption."""
+    return [negative or texts[i - 1] for i, negative in enumerate(negatives)]
+
+
 def discriminator_loss(
-    pair: GANPair, real, fake, sentence, words, mask, config: GANConfig
+    pair: GANPair, real, fake, sentence, words, mask, mismatch, config: GANConfig
 ) -> tuple[torch.Tensor, dict]:
+    """`mismatch`: (sentence, words, mask) of a caption that each real latent does not satisfy."""
     disc = pair.discriminator
     real = real.detach().requires_grad_(True)
     sentence_gp = sentence.detach().requires_grad_(True)
     features_real = disc.features(real)
     d_real = disc.judge(features_real, sentence_gp, words, mask)
     d_fake = disc(fake.detach(), sentence, words, mask)
-    # matching-aware: the real image with another scene's caption (sentence and words) is fake
-    d_mismatch = disc.judge(features_real, sentence.roll(1, dims=0), words.roll(1, dims=0), mask.roll(1, dims=0))
+    # matching-aware: the real image with a caption it does not satisfy is fake
+    d_mismatch = disc.judge(features_real, *mismatch)
     hinge = (
         F.relu(1 - d_real).mean()
         + (1 - config.mismatch_weight) * F.relu(1 + d_fake).mean()
@@ -132,10 +138,14 @@ def train_gan(config: GANConfig) -> str:
     bar = tqdm(total=config.max_steps, initial=step, desc="gan", dynamic_ncols=True)
     try:
         while step < config.max_steps:
-            real, texts = pool.batch(rng, config.batch_size, 0.0, config.paraphrase_prob, weights)
+            real, texts, negatives = pool.batch_with_negatives(
+                rng, config.batch_size, 0.0, config.paraphrase_prob, weights, config.hard_negative_prob
+            )
             states, mask = captions.lookup(texts)
             real, states, mask = real.to(device), states.to(device), mask.to(device)
             sentence = sentence_embedding(states, mask)
+            wrong_states, wrong_mask = (x.to(device) for x in captions.lookup(mismatched_captions(texts, negatives)))
+            mismatch = (sentence_embedding(wrong_states, wrong_mask), wrong_states, wrong_mask)
             noise = torch.randn(real.shape[0], config.noise_dim, device=device)
             for group in optimizer.param_groups:
                 scale = lr_at(step, 1.0, config.warmup_steps, config.max_steps, config.min_lr_ratio)
@@ -144,7 +154,7 @@ def train_gan(config: GANConfig) -> str:
             # discriminator step (the generator's output is detached: only D gets gradients)
             with autocast(device, config.bf16):
                 fake = pair.generator(noise, states, mask)
-                d_loss, stats = discriminator_loss(pair, real, fake, sentence, states, mask, config)
+                d_loss, stats = discriminator_loss(pair, real, fake, sentence, states, mask, mismatch, config)
             optimizer.zero_grad(set_to_none=True)
             d_loss.backward()
             optimizer.step()
