@@ -71,3 +71,12 @@ def test_a_batch_without_negatives_is_the_plain_batch():
     assert torch.equal(plain[0], latents) and plain[1] == captions and negatives == [None] * 8
     _, captions, negatives = pool.batch_with_negatives(np.random.default_rng(3), 8, 0.0, 0.0, None, 1.0)
     assert sum(n is not None for n in negatives) >= 6 and all(n != c for n, c in zip(negatives, captions, strict=True))
+
+
+def test_the_near_miss_share_ramps_up_over_the_warmup():
+    from ml_engine.config import GANConfig
+    from ml_engine.training.gan import hard_negative_share
+
+    config = GANConfig(hard_negative_prob=0.6, hard_negative_warmup=100)
+    assert [hard_negative_share(s, config) for s in (0, 50, 100, 500)] == [0.0, 0.3, 0.6, 0.6]
+    assert hard_negative_share(0, GANConfig(hard_negative_prob=0.6)) == 0.6

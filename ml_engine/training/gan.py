@@ -60,6 +60,12 @@ def mismatched_captions(texts: list[str], negatives: list[str | None]) -> list[s
     return [negative or texts[i - 1] for i, negative in enumerate(negatives)]
 
 
+def hard_negative_share(step: int, config: GANConfig) -> float:
+    """A fresh discriminator first learns from random mismatches, then more and more from near misses."""
+    ramp = min(1.0, step / config.hard_negative_warmup) if config.hard_negative_warmup else 1.0
+    return config.hard_negative_prob * ramp
+
+
 def discriminator_loss(
     pair: GANPair, real, fake, sentence, words, mask, mismatch, config: GANConfig
 ) -> tuple[torch.Tensor, dict]:
@@ -139,7 +145,7 @@ def train_gan(config: GANConfig) -> str:
     try:
         while step < config.max_steps:
             real, texts, negatives = pool.batch_with_negatives(
-                rng, config.batch_size, 0.0, config.paraphrase_prob, weights, config.hard_negative_prob
+                rng, config.batch_size, 0.0, config.paraphrase_prob, weights, hard_negative_share(step, config)
             )
             states, mask = captions.lookup(texts)
             real, states, mask = real.to(device), states.to(device), mask.to(device)
