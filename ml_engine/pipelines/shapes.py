@@ -46,7 +46,6 @@ IMAGE_SIZE = 64
 class ShapesDiffusionPipeline(DiffusionPipeline):
     model_cpu_offload_seq = "unet->autoencoder"
     supported_sizes = ((IMAGE_SIZE, IMAGE_SIZE),)
-    default_guidance = 4.0
     sampler_name = "DPM++ 2M"
 
     def __init__(
@@ -56,17 +55,22 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         scheduler: DPMSolverMultistepScheduler,
         text_encoder: TextEncoder | None = None,
         default_steps: int = 20,
+        default_guidance: float = 4.0,
     ):
         super().__init__()
         self.register_modules(autoencoder=autoencoder, unet=unet, scheduler=scheduler)
-        # the sampler steps a request gets when it names none; saved in model_index.json, so each trained model
-        # ships the step count its latency/alignment trade-off was measured at
-        self.register_to_config(default_steps=int(default_steps))
+        # the sampler steps and guidance a request gets when it names none; saved in model_index.json, so each
+        # trained model ships the settings its latency/alignment trade-off was measured at
+        self.register_to_config(default_steps=int(default_steps), default_guidance=float(default_guidance))
         self.text = text_encoder or TextEncoder.load()  # not a registered module: never saved with the model
 
     @property
     def default_steps(self) -> int:
         return int(self.config.get("default_steps", 20))
+
+    @property
+    def default_guidance(self) -> float:
+        return float(self.config.get("default_guidance", 4.0))
 
     def encode_prompts(self, prompts: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         states, mask = self.text(prompts)
@@ -90,7 +94,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         prompt: str | list[str],
         negative_prompt: str | list[str] | None = None,
         num_inference_steps: int | None = None,
-        guidance_scale: float = default_guidance,
+        guidance_scale: float | None = None,
         generator: torch.Generator | list[torch.Generator] | None = None,
         seed: int | None = None,
         num_images_per_prompt: int = 1,
@@ -102,6 +106,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
     ) -> GenerationResult:
         prompts = prompt_list(prompt, height, width, self.supported_sizes)
         num_inference_steps = self.default_steps if num_inference_steps is None else num_inference_steps
+        guidance_scale = self.default_guidance if guidance_scale is None else guidance_scale
         check_generation_args(num_inference_steps, guidance_scale, num_images_per_prompt)
         negatives = [negative_prompt or ""] * len(prompts) if not isinstance(negative_prompt, list) else negative_prompt
         if len(negatives) != len(prompts):

@@ -173,3 +173,18 @@ def test_a_stable_diffusion_folder_runs_through_the_same_interface(tmp_path):
     assert [s.step for s in steps] == [1, 2, 3] and steps[0].preview().size == (16, 16)
     assert out.seeds == [4, 5] and out.images[0].size == (32, 32)
     assert np.array_equal(pixels(out.images[1]), pixels(again.images[1]))
+
+
+def test_a_model_ships_its_default_steps_and_guidance(tmp_path, tiny_pipeline):
+    from ml_engine.pipelines.tiny import build_tiny_pipeline
+
+    pipe = build_tiny_pipeline()
+    pipe.register_to_config(default_steps=3, default_guidance=2.5)
+    pipe.save_pretrained(tmp_path / "m", safe_serialization=True)
+    loaded = load_pipeline(str(tmp_path / "m"))
+    assert (loaded.default_steps, loaded.default_guidance) == (3, 2.5)
+    assert (tiny_pipeline.default_steps, tiny_pipeline.default_guidance) == (20, 4.0)  # the constructor defaults
+    seen = []
+    plain = loaded("a red circle", seed=1, callback_on_step_end=lambda info: seen.append(info.step))
+    explicit = loaded("a red circle", seed=1, num_inference_steps=3, guidance_scale=2.5)
+    assert seen == [1, 2, 3] and np.array_equal(pixels(plain.images[0]), pixels(explicit.images[0]))
