@@ -63,13 +63,12 @@ def test_the_mismatch_is_the_near_miss_where_there_is_one_else_the_previous_capt
     assert mismatched_captions(texts, [None, "three squares", None]) == ["a red cross", "three squares", "two squares"]
 
 
-def test_a_batch_without_negatives_is_the_plain_batch():
+def test_a_batch_has_near_misses_only_when_asked():
     scenes = [sample_scene(np.random.default_rng(i)) for i in range(16)]
     pool = ScenePool(scenes, torch.randn(16, 16, 8, 8))
-    plain = pool.batch(np.random.default_rng(3), 8, 0.1, 0.3, None)
-    latents, captions, negatives = pool.batch_with_negatives(np.random.default_rng(3), 8, 0.1, 0.3, None, 0.0)
-    assert torch.equal(plain[0], latents) and plain[1] == captions and negatives == [None] * 8
-    _, captions, negatives = pool.batch_with_negatives(np.random.default_rng(3), 8, 0.0, 0.0, None, 1.0)
+    _, captions, negatives = pool.batch(np.random.default_rng(3), 8, 0.1, 0.3, None)
+    assert negatives == [None] * 8 and len(captions) == 8
+    _, captions, negatives = pool.batch(np.random.default_rng(3), 8, 0.0, 0.0, None, negative_prob=1.0)
     assert sum(n is not None for n in negatives) >= 6 and all(n != c for n, c in zip(negatives, captions, strict=True))
 
 

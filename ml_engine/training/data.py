@@ -73,18 +73,7 @@ class ScenePool:
         caption_dropout: float,
         paraphrase_prob: float,
         weights: dict[str, float] | None,
-    ) -> tuple[torch.Tensor, list[str]]:
-        latents, captions, _ = self.batch_with_negatives(rng, size, caption_dropout, paraphrase_prob, weights, 0.0)
-        return latents, captions
-
-    def batch_with_negatives(
-        self,
-        rng: np.random.Generator,
-        size: int,
-        caption_dropout: float,
-        paraphrase_prob: float,
-        weights: dict[str, float] | None,
-        negative_prob: float,
+        negative_prob: float = 0.0,
     ) -> tuple[torch.Tensor, list[str], list[str | None]]:
         """Latents, true captions and, for a `negative_prob` share, a near-miss false caption (else None)."""
         ids = rng.integers(0, len(self.scenes), size=size)

@@ -122,7 +122,9 @@ def train_diffusion(config: DiffusionConfig) -> str:
     bar = tqdm(total=config.max_steps, initial=step, desc="diffusion", dynamic_ncols=True)
     try:
         while step < config.max_steps:
-            latents, texts = pool.batch(rng, config.batch_size, config.caption_dropout, config.paraphrase_prob, weights)
+            latents, texts, _ = pool.batch(
+                rng, config.batch_size, config.caption_dropout, config.paraphrase_prob, weights
+            )
             states, mask = captions.lookup(texts)
             latents, states, mask = latents.to(device), states.to(device), mask.to(device)
             noise = torch.randn_like(latents)

@@ -144,7 +144,7 @@ def train_gan(config: GANConfig) -> str:
     bar = tqdm(total=config.max_steps, initial=step, desc="gan", dynamic_ncols=True)
     try:
         while step < config.max_steps:
-            real, texts, negatives = pool.batch_with_negatives(
+            real, texts, negatives = pool.batch(
                 rng, config.batch_size, 0.0, config.paraphrase_prob, weights, hard_negative_share(step, config)
             )
             states, mask = captions.lookup(texts)
