@@ -100,6 +100,8 @@ class GANConfig(CommonConfig):
     gp_power: float = 6.0
     mismatch_weight: float = 0.5  # real image with another scene's caption counts as fake
     hard_negative_prob: float = 0.0  # share of those mismatches that are near misses of its own caption
+    near_miss_margin: float = 0.0  # generator: D(fake, caption) should beat D(fake, near miss) by this (0: off)
+    near_miss_weight: float = 1.0
     hard_negative_warmup: int = 0  # steps over which that share ramps up from 0 (a fresh D learns the easy ones first)
     paraphrase_prob: float = 0.3
     category_weights: dict[str, float] = field(default_factory=dict)  # overrides captions.TRAINING_CATEGORY_WEIGHTS

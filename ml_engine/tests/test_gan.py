@@ -106,6 +106,7 @@ def test_tiny_gan_training_checkpoints_resumes_and_saves_a_loadable_pipeline(tmp
         pipeline_cmd.tiny_gan_config(str(tmp_path), autoencoder),
         name="gan-test",
         hard_negative_prob=0.5,
+        near_miss_margin=1.0,
         max_steps=6,
         checkpoint_every=3,
         log_every=2,
