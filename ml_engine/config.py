@@ -86,7 +86,8 @@ class GANConfig(CommonConfig):
     kind: str = "gan"
     autoencoder: str = "ml_engine/weights/diffusion"  # the frozen autoencoder whose latents the GAN paints
     # a ShapesGANPipeline folder whose generator starts this run (e.g. the shipped `gan`); the discriminator is not
-    # shipped, so it starts fresh and catches up within a few hundred steps
+    # shipped and starts fresh. Beside a generator that already draws realistic scenes, a fresh one stayed flat
+    # for 500 steps (docs/technical-report.md, section 3), so GAN v2 trained from scratch
     init_from: str = ""
     noise_dim: int = 64
     generator_widths: tuple[int, ...] = (192, 128, 96)  # 4x4 stage, then 8x8 stages with word attention
@@ -98,11 +99,11 @@ class GANConfig(CommonConfig):
     betas: tuple[float, float] = (0.0, 0.9)
     gp_weight: float = 2.0  # MA-GP: k * mean(||grad D(x, s)||^p), DF-GAN's k = 2, p = 6
     gp_power: float = 6.0
-    mismatch_weight: float = 0.5  # real image with another scene's caption counts as fake
+    mismatch_weight: float = 0.5  # real image with a caption it does not satisfy counts as fake
     hard_negative_prob: float = 0.0  # share of those mismatches that are near misses of its own caption
+    hard_negative_warmup: int = 0  # steps over which that share ramps up from 0 (a fresh D learns the easy ones first)
     near_miss_margin: float = 0.0  # generator: D(fake, caption) should beat D(fake, near miss) by this (0: off)
     near_miss_weight: float = 1.0
-    hard_negative_warmup: int = 0  # steps over which that share ramps up from 0 (a fresh D learns the easy ones first)
     paraphrase_prob: float = 0.3
     category_weights: dict[str, float] = field(default_factory=dict)  # overrides captions.TRAINING_CATEGORY_WEIGHTS
     scene_pool: int = 80_000
