@@ -65,7 +65,7 @@ class DiffusionConfig(CommonConfig):
     block_out_channels: tuple[int, ...] = (64, 128)  # UNet widths per level on 8x8 latents
     layers_per_block: int = 2
     attention_head_dim: int = 32
-    transformer_layers: int = 1
+    transformer_layers: int = 1  # with init_from: more than the loaded UNet has adds zero-initialised layers
     num_train_timesteps: int = 1000
     beta_schedule: str = "squaredcos_cap_v2"
     prediction_type: str = "v_prediction"
@@ -85,9 +85,9 @@ class DiffusionConfig(CommonConfig):
 class GANConfig(CommonConfig):
     kind: str = "gan"
     autoencoder: str = "ml_engine/weights/diffusion"  # the frozen autoencoder whose latents the GAN paints
-    # a ShapesGANPipeline folder whose generator starts this run (e.g. the shipped `gan`); the discriminator is not
-    # shipped and starts fresh. Beside a generator that already draws realistic scenes, a fresh one stayed flat
-    # for 500 steps (docs/technical-report.md, section 3), so GAN v2 trained from scratch
+    # a ShapesGANPipeline folder whose generator starts this run (e.g. the shipped `gan`), with its discriminator
+    # when the folder has one (GAN v3 on). Beside a generator that already draws realistic scenes, a fresh
+    # discriminator stayed flat for 500 steps (docs/technical-report.md, section 3)
     init_from: str = ""
     noise_dim: int = 64
     generator_widths: tuple[int, ...] = (192, 128, 96)  # 4x4 stage, then 8x8 stages with word attention

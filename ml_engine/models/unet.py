@@ -3,7 +3,11 @@ cross-attention over the MiniLM token states at every level (Rombach et al., 202
 
 from __future__ import annotations
 
+import re
+
 from diffusers import UNet2DConditionModel
+from diffusers.models.transformers.transformer_2d import Transformer2DModel
+from torch import nn
 
 from ml_engine.text.encoder import HIDDEN
 
@@ -31,3 +35,25 @@ def build_unet(
         transformer_layers_per_block=transformer_layers,
         norm_num_groups=32,
     )
+
+
+def deepen_attention(unet: UNet2DConditionModel, transformer_layers: int) -> UNet2DConditionModel:
+    """A copy of `unet` with `transformer_layers` transformer layers in every attention block, computing
+    the same function: each added layer's residual branches (self-attention, cross-attention,
+    feed-forward) start with a zero output projection, so training resumes where the smaller model
+    stood and the new layers grow in (function-preserving growth, as in Net2Net, Chen et al., 2016)."""
+    old = unet.config.transformer_layers_per_block
+    if not isinstance(old, int) or transformer_layers <= old:
+        raise ValueError(f"can only add layers to a uniform depth: {old} -> {transformer_layers}")
+    grown = UNet2DConditionModel.from_config({**unet.config, "transformer_layers_per_block": transformer_layers})
+    missing, unexpected = grown.load_state_dict(unet.state_dict(), strict=False)
+    new_layer = re.compile(r"\.transformer_blocks\.([0-9]+)\.")
+    if unexpected or any(int(new_layer.search(k).group(1)) < old for k in missing if new_layer.search(k)):
+        raise ValueError(f"weights do not carry over: unexpected {unexpected[:3]}, missing {missing[:3]}")
+    for module in grown.modules():
+        if isinstance(module, Transformer2DModel):
+            for block in module.transformer_blocks[old:]:
+                for projection in (block.attn1.to_out[0], block.attn2.to_out[0], block.ff.net[-1]):
+                    nn.init.zeros_(projection.weight)
+                    nn.init.zeros_(projection.bias)
+    return grown.to(unet.device)

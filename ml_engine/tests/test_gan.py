@@ -122,9 +122,11 @@ def test_tiny_gan_training_checkpoints_resumes_and_saves_a_loadable_pipeline(tmp
     assert all(np.isfinite(d) and np.isfinite(g) for _, d, g in summary["loss_curve"])
     assert load_pipeline(output)("two circles", seed=0).images[0].size == (64, 64)
 
-    # a fresh machine restarts from the committed weights: the generator from the saved folder, a new discriminator;
-    # with no steps to take, what it saves is exactly the generator it started from
+    # a fresh machine restarts the game from the committed weights, generator and discriminator both;
+    # with no steps to take, what it saves is exactly what it started from
     restarted = dataclasses.replace(config, name="gan-test-2", init_from=output, max_steps=0, output_dir="")
-    shipped = load_pipeline(output).generator.state_dict()
-    again = load_pipeline(train_gan(restarted)).generator.state_dict()
-    assert shipped.keys() == again.keys() and all(torch.equal(shipped[k], again[k]) for k in shipped)
+    again = train_gan(restarted)
+    for part, load in (("generator", GANGenerator), ("discriminator", GANDiscriminator)):
+        shipped = load.from_pretrained(output, subfolder=part).state_dict()
+        resumed = load.from_pretrained(again, subfolder=part).state_dict()
+        assert shipped.keys() == resumed.keys() and all(torch.equal(shipped[k], resumed[k]) for k in shipped)

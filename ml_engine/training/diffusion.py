@@ -26,7 +26,7 @@ from ml_engine.config import DiffusionConfig
 from ml_engine.evaluation.prompts import prompt_set
 from ml_engine.evaluation.run import evaluate_pipeline
 from ml_engine.images import grid
-from ml_engine.models.unet import build_unet
+from ml_engine.models.unet import build_unet, deepen_attention
 from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
 from ml_engine.provenance import training_tags
 from ml_engine.schedulers import sampling_scheduler, training_scheduler
@@ -55,7 +55,10 @@ def _load_unet(config: DiffusionConfig):
     if config.init_from:
         from diffusers import UNet2DConditionModel
 
-        return UNet2DConditionModel.from_pretrained(config.init_from, subfolder="unet", use_safetensors=True)
+        unet = UNet2DConditionModel.from_pretrained(config.init_from, subfolder="unet", use_safetensors=True)
+        if config.transformer_layers > unet.config.transformer_layers_per_block:
+            unet = deepen_attention(unet, config.transformer_layers)
+        return unet
     return build_unet(
         block_out_channels=config.block_out_channels,
         layers_per_block=config.layers_per_block,

@@ -41,6 +41,8 @@ from ml_engine.training.common import (
 )
 from ml_engine.training.data import latent_run_start
 
+DISCRIMINATOR = "discriminator"
+
 
 def build_pair(config: GANConfig, latent_channels: int) -> GANPair:
     generator = GANGenerator(
@@ -121,6 +123,11 @@ def train_gan(config: GANConfig) -> str:
     pair = build_pair(config, autoencoder.config.latent_channels)
     if config.init_from:
         pair.generator = GANGenerator.from_pretrained(config.init_from, subfolder="generator", use_safetensors=True)
+        # a generator beside a fresh discriminator stalls (seen in gan-v2): continue the game, not half of it
+        if os.path.isdir(os.path.join(config.init_from, DISCRIMINATOR)):
+            pair.discriminator = GANDiscriminator.from_pretrained(
+                config.init_from, subfolder=DISCRIMINATOR, use_safetensors=True
+            )
     pair = pair.to(device).train()
     ema = EMA(pair, config.ema_decay)
     optimizer = torch.optim.Adam(
@@ -228,6 +235,8 @@ def train_gan(config: GANConfig) -> str:
     ema.copy_to(ema_pair)
     output = os.path.expanduser(config.output_dir or os.path.join(config.run_dir, "final"))
     pipe.save_pretrained(output, safe_serialization=True)
+    # not part of the pipeline: shipped so that a later run can resume the game from committed weights
+    pair.discriminator.save_pretrained(os.path.join(output, DISCRIMINATOR), safe_serialization=True)
     summary = {
         "config": vars(config),
         "step": step,
