@@ -35,6 +35,18 @@ def test_same_seed_gives_the_same_pixels_and_each_image_reproduces_alone(gan):
     assert np.abs(pixels(again.images[0]) - pixels(other.images[0])).max() > 10
 
 
+def test_bfloat16_decoding_draws_the_same_picture_and_is_saved_with_the_model(gan, tmp_path):
+    exact = pixels(gan("a red circle", seed=3).images[0])
+    gan.register_to_config(bf16_decode=True)
+    try:
+        fast = pixels(gan("a red circle", seed=3).images[0])
+        gan.save_pretrained(tmp_path / "gan")
+    finally:
+        gan.register_to_config(bf16_decode=False)
+    assert not np.array_equal(exact, fast) and np.abs(exact - fast).max() <= 4
+    assert load_pipeline(tmp_path / "gan").bf16_decode
+
+
 def test_the_step_callback_fires_once_with_a_preview_and_can_cancel(gan):
     seen = []
     gan("a circle", seed=0, num_inference_steps=20, callback_on_step_end=seen.append)

@@ -14,6 +14,7 @@ import os
 from functools import lru_cache
 
 import torch
+import torch.nn.functional as F
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -50,9 +51,14 @@ class TextEncoder:
 
     @torch.no_grad()
     def __call__(self, captions: list[str], device: str | torch.device = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+        # padded to the batch's longest caption, not to max_tokens: a Shapes caption is ~10 word pieces, so this
+        # runs the encoder on under half the tokens; the padding rows are masked everywhere downstream, so they are
+        # filled with zeros up to max_tokens to keep the states' shape fixed
         batch = self.tokenizer(
-            list(captions), padding="max_length", truncation=True, max_length=self.max_tokens, return_tensors="pt"
+            list(captions), padding="longest", truncation=True, max_length=self.max_tokens, return_tensors="pt"
         )
         model = self.model.to(device)
         out = model(input_ids=batch["input_ids"].to(device), attention_mask=batch["attention_mask"].to(device))
-        return out.last_hidden_state.float(), batch["attention_mask"].to(device)
+        missing = self.max_tokens - batch["input_ids"].shape[1]
+        states = F.pad(out.last_hidden_state.float(), (0, 0, 0, missing))
+        return states, F.pad(batch["attention_mask"], (0, missing)).to(device)

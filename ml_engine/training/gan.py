@@ -147,7 +147,7 @@ def train_gan(config: GANConfig) -> str:
     rng = np.random.default_rng([config.seed, step])
 
     ema_pair = copy.deepcopy(pair).eval().requires_grad_(False)
-    pipe = ShapesGANPipeline(ema_pair.generator, autoencoder, text_encoder=text)
+    pipe = ShapesGANPipeline(ema_pair.generator, autoencoder, text_encoder=text, bf16_decode=True)
     pipe.set_progress_bar_config(disable=True)
     g_params = sum(p.numel() for p in pair.generator.parameters())
     d_params = sum(p.numel() for p in pair.discriminator.parameters())
