@@ -1,9 +1,10 @@
 """`python -m ml_engine evaluate [--model NAME|PATH] [--per-category N] [--seeds K] [--paraphrase]`
 
 Generates fresh canonical prompts (N per category, each with K seeds), scores every image by the
-spec's GenEval-style rules, prints the per-category table and writes it as JSON. `--paraphrase`
-scores rewordings outside the canonical grammar instead; `--ceiling` scores fresh renders against
-their own captions (the evaluator's check: >= 0.99 everywhere).
+spec's GenEval-style rules, prints the per-category table with the kinds of failure
+(evaluation/failures.py) and writes both as JSON. `--paraphrase` scores rewordings outside the
+canonical grammar instead; `--ceiling` scores fresh renders against their own captions (the
+evaluator's check: >= 0.99 everywhere).
 """
 
 from __future__ import annotations
@@ -56,6 +57,8 @@ def run(args) -> int:
         report = {"model": "renderer (ceiling)", "scores": scores}
         counts = {c: args.per_category * args.seeds for c in spec.CATEGORIES}
     else:
+        from ml_engine.evaluation.failures import failure_counts
+        from ml_engine.evaluation.parse import detect_objects
         from ml_engine.evaluation.run import evaluate_pipeline
         from ml_engine.pipelines import load_pipeline
 
@@ -65,6 +68,9 @@ def run(args) -> int:
         with tqdm(total=len(prompts) * len(seeds), desc="evaluating", unit="img", file=sys.stderr) as bar:
             result = evaluate_pipeline(pipe, prompts, seeds, steps, guidance, args.batch_size, progress=bar.update)
         scores = result.scores
+        failures = failure_counts(
+            [p.requirement for p in prompts for _ in seeds], [detect_objects(i) for i in result.images]
+        )
         report = {
             "model": str(args.model or "diffusion"),
             "steps": steps,
@@ -75,6 +81,7 @@ def run(args) -> int:
             "images": len(result.images),
             "seconds": round(result.seconds, 1),
             "scores": scores,
+            "failures": failures,
             "prompts": [{"text": p.text, **p.requirement.to_json()} for p in prompts],
             "images_detail": [{"seed": s, "passed": ok} for s, ok in zip(result.seeds, result.flags, strict=True)],
         }
@@ -83,6 +90,8 @@ def run(args) -> int:
 
             grid(result.images[:: len(seeds)][:64], columns=8).save(args.samples)
     print(format_table(scores, counts))
+    for category, kinds in report.get("failures", {}).items():
+        print(f"  {category} failures: " + ", ".join(f"{kind} {n}" for kind, n in kinds.items()))
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     with open(args.json, "w") as f:
         json.dump(report, f, indent=1)

@@ -131,6 +131,10 @@ def test_evaluate_prints_every_category_and_writes_json(tiny_pipeline_dir, tmp_p
     ):
         assert category in printed and category in data["scores"]
     assert data["images"] == 16
+    # an untrained tiny model fails most prompts: each failure is counted once, under its kind
+    failed = sum(not image["passed"] for image in data["images_detail"])
+    assert failed and sum(n for kinds in data["failures"].values() for n in kinds.values()) == failed
+    assert "failures:" in printed
 
 
 def test_evaluate_ceiling_scores_renders_at_the_top():
