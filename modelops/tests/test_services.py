@@ -12,7 +12,7 @@ def test_bootstrap_registers_configured_models_from_the_pipeline_itself(db, tiny
     version = ModelVersion.objects.get(version_name="diffusion")
     assert version in created and version.is_current
     assert version.supported_sizes == [[64, 64]]  # read from the loaded pipeline, not assumed
-    assert (version.default_steps, version.sampler_name) == (20, "DPM++ 2M")
+    assert (version.default_steps, version.sampler_name) == (20, "UniPC")
     assert model_version_bootstrap() == []  # idempotent
 
 
