@@ -57,8 +57,6 @@ def run(args) -> int:
         report = {"model": "renderer (ceiling)", "scores": scores}
         counts = {c: args.per_category * args.seeds for c in spec.CATEGORIES}
     else:
-        from ml_engine.evaluation.failures import failure_counts
-        from ml_engine.evaluation.parse import detect_objects
         from ml_engine.evaluation.run import evaluate_pipeline
         from ml_engine.pipelines import load_pipeline
 
@@ -68,9 +66,6 @@ def run(args) -> int:
         with tqdm(total=len(prompts) * len(seeds), desc="evaluating", unit="img", file=sys.stderr) as bar:
             result = evaluate_pipeline(pipe, prompts, seeds, steps, guidance, args.batch_size, progress=bar.update)
         scores = result.scores
-        failures = failure_counts(
-            [p.requirement for p in prompts for _ in seeds], [detect_objects(i) for i in result.images]
-        )
         report = {
             "model": str(args.model or "diffusion"),
             "steps": steps,
@@ -81,7 +76,7 @@ def run(args) -> int:
             "images": len(result.images),
             "seconds": round(result.seconds, 1),
             "scores": scores,
-            "failures": failures,
+            "failures": result.failures,
             "prompts": [{"text": p.text, **p.requirement.to_json()} for p in prompts],
             "images_detail": [{"seed": s, "passed": ok} for s, ok in zip(result.seeds, result.flags, strict=True)],
         }

@@ -8,8 +8,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
+from ml_engine.evaluation.failures import failure_counts
+from ml_engine.evaluation.parse import detect_objects
 from ml_engine.evaluation.prompts import EvalPrompt
-from ml_engine.evaluation.scoring import pass_flags, summarize
+from ml_engine.evaluation.rules import passes
+from ml_engine.evaluation.scoring import summarize
 
 
 @dataclass
@@ -20,6 +25,7 @@ class EvaluationResult:
     prompts: list[EvalPrompt]
     seeds: list[int]  # the seed of each image
     seconds: float
+    failures: dict[str, dict[str, int]]  # per category, failed images by kind (evaluation/failures.py)
 
 
 def evaluate_pipeline(
@@ -44,8 +50,11 @@ def evaluate_pipeline(
         if progress is not None:
             progress(len(chunk))
     requirements = [p.requirement for p, _ in jobs]
-    flags = pass_flags(images, requirements)
-    return EvaluationResult(summarize(flags, requirements), images, flags, prompts, used_seeds, time.time() - started)
+    detections = [detect_objects(np.asarray(image)) for image in images]  # parsed once: verdicts and failure kinds
+    flags = [passes(req, found) for req, found in zip(requirements, detections, strict=True)]
+    seconds = time.time() - started
+    failures = failure_counts(requirements, detections)
+    return EvaluationResult(summarize(flags, requirements), images, flags, prompts, used_seeds, seconds, failures)
 
 
 def _generators(seeds: list[int]):

@@ -48,7 +48,8 @@ def deepen_attention(unet: UNet2DConditionModel, transformer_layers: int) -> UNe
     grown = UNet2DConditionModel.from_config({**unet.config, "transformer_layers_per_block": transformer_layers})
     missing, unexpected = grown.load_state_dict(unet.state_dict(), strict=False)
     new_layer = re.compile(r"\.transformer_blocks\.([0-9]+)\.")
-    if unexpected or any(int(new_layer.search(k).group(1)) < old for k in missing if new_layer.search(k)):
+    only_new_layers_missing = all((m := new_layer.search(k)) and int(m.group(1)) >= old for k in missing)
+    if unexpected or not only_new_layers_missing:
         raise ValueError(f"weights do not carry over: unexpected {unexpected[:3]}, missing {missing[:3]}")
     for module in grown.modules():
         if isinstance(module, Transformer2DModel):
