@@ -31,6 +31,8 @@ class CommonConfig:
     max_minutes: float = (
         0.0  # stop (after a checkpoint) once this much wall time passed in this invocation; 0 = no limit
     )
+    decay_by_time: bool = False  # with max_minutes: the cosine decay ends with whichever budget, steps or
+    # minutes, runs out first (a run on a lent GPU of unknown speed still ends at its lowest learning rate)
     checkpoint_every: int = 250  # steps; checkpoints go outside the repository
     eval_every: int = 500  # steps; evaluation is logged as a curve
     log_every: int = 25
@@ -70,6 +72,8 @@ class DiffusionConfig(CommonConfig):
     beta_schedule: str = "squaredcos_cap_v2"
     prediction_type: str = "v_prediction"
     min_snr_gamma: float = 5.0  # min-SNR loss weighting (Hang et al., 2023); 0 disables
+    min_snr_floor: float = 0.0  # lower bound on that weight in x0 terms: min-SNR gives the high-noise steps, where
+    # the layout (how many objects, where) is decided, 20-50x less weight than the middle; 1.0 evens that side out
     caption_dropout: float = 0.1  # share of empty captions, for classifier-free guidance
     paraphrase_prob: float = 0.3  # share of captions reworded outside the canonical grammar
     category_weights: dict[str, float] = field(default_factory=dict)  # overrides captions.TRAINING_CATEGORY_WEIGHTS

@@ -58,6 +58,11 @@ def render(scene: Scene) -> np.ndarray:
     return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
+def render_batch(scenes: list[Scene]) -> np.ndarray:
+    """Render scenes to a uint8 array [N, 64, 64, 3] (a module-level function, so worker processes can run it)."""
+    return np.stack([render(s) for s in scenes])
+
+
 def object_mask(obj: SceneObject, threshold: float = 0.5) -> np.ndarray:
     """Boolean 64x64 mask of one object (coverage over `threshold`), for attention IoU and tests."""
     mask = np.zeros((spec.CANVAS, spec.CANVAS), dtype=bool)

@@ -70,3 +70,25 @@ class CaptionStateCache:
         self.index = {c: i for i, c in enumerate(captions)}
         self._states, self._mask = tensors["states"], tensors["mask"].to(torch.bool)
         self._grow(len(captions) + 1)
+
+
+class DeviceCaptionStates:
+    """The cache's interface without the cache, for training on an accelerator: each batch's captions are
+    encoded where the model trains. There the encoder costs a few milliseconds a batch, and a run's millions
+    of distinct captions (18 KB each) would not fit a cache in memory."""
+
+    def __init__(self, encoder: TextEncoder, device: str):
+        self.encoder, self.device = encoder, device
+
+    def __len__(self) -> int:
+        return 0
+
+    def lookup(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        states, mask = self.encoder(captions, device=self.device)
+        return states, mask.to(torch.bool)
+
+    def save(self, path: str) -> None:
+        """Nothing to keep."""
+
+    def load(self, path: str) -> None:
+        """Nothing to restore."""

@@ -34,6 +34,16 @@ def lr_at(step: int, base_lr: float, warmup: int, max_steps: int, min_ratio: flo
     return base_lr * (min_ratio + (1 - min_ratio) * 0.5 * (1 + math.cos(math.pi * progress)))
 
 
+def schedule_step(
+    step: int, warmup: int, max_steps: int, elapsed_minutes: float, max_minutes: float, by_time: bool
+) -> int:
+    """The step the learning-rate schedule is read at: the step itself, or, when the decay runs by time, as far
+    along as the share of the time budget spent if that is further (the warm-up always counts real steps)."""
+    if not (by_time and max_minutes) or step < warmup:
+        return step
+    return max(step, int(min(1.0, elapsed_minutes / max_minutes) * max_steps))
+
+
 class EMA:
     """Exponential moving average of a model's parameters (kept in float32)."""
 
@@ -44,10 +54,12 @@ class EMA:
     @torch.no_grad()
     def update(self, model: torch.nn.Module, step: int) -> None:
         decay = min(self.decay, (1 + step) / (10 + step))  # warm start: early EMA follows the model
-        for k, v in model.state_dict().items():
-            if v.dtype.is_floating_point:
-                self.shadow[k].lerp_(v.float(), 1 - decay)
-            else:
+        state = model.state_dict()
+        floating = [k for k, v in state.items() if v.dtype.is_floating_point]
+        # one fused call, not one kernel per tensor: on a GPU the per-tensor loop cost as much as a small step
+        torch._foreach_lerp_([self.shadow[k] for k in floating], [state[k].float() for k in floating], 1 - decay)
+        for k, v in state.items():
+            if not v.dtype.is_floating_point:
                 self.shadow[k].copy_(v)
 
     def copy_to(self, model: torch.nn.Module) -> None:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from typing import NamedTuple
 
 import numpy as np
@@ -20,11 +23,11 @@ from tqdm import tqdm
 from ml_engine.config import CACHE_ROOT
 from ml_engine.data.captions import caption_text, training_requirement
 from ml_engine.data.negatives import near_miss
-from ml_engine.data.render import render
+from ml_engine.data.render import render_batch
 from ml_engine.data.scene import Scene, sample_scene
 from ml_engine.images import to_model_range
 from ml_engine.models.autoencoder import ShapesAutoencoder, load_autoencoder
-from ml_engine.text.cache import CaptionStateCache
+from ml_engine.text.cache import CaptionStateCache, DeviceCaptionStates
 from ml_engine.text.encoder import TextEncoder
 from ml_engine.training.common import seed_everything
 
@@ -36,6 +39,23 @@ def autoencoder_fingerprint(model: ShapesAutoencoder) -> str:
         digest.update(tensor.detach().float().cpu().numpy().tobytes())
     digest.update(json.dumps(model.config.get("latent_std")).encode())
     return digest.hexdigest()[:16]
+
+
+RENDER_CHUNK = 256
+PARALLEL_FROM = 4096  # smaller pools render inline: starting worker processes would cost more than it saves
+
+
+def rendered_chunks(scenes: list[Scene], workers: int | None = None) -> Iterator[np.ndarray]:
+    """Renders of `scenes` in order, RENDER_CHUNK at a time, on every core for a large pool
+    (rendering, not encoding, is what a pool build spends its time on: ~1 ms a scene)."""
+    chunks = [scenes[i : i + RENDER_CHUNK] for i in range(0, len(scenes), RENDER_CHUNK)]
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(scenes) < PARALLEL_FROM:
+        yield from map(render_batch, chunks)
+        return
+    # spawn, not fork: the parent holds torch's thread pools (and maybe CUDA), which do not survive a fork
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as executor:
+        yield from executor.map(render_batch, chunks)
 
 
 class ScenePool:
@@ -57,11 +77,12 @@ class ScenePool:
             return cls(scenes, load_file(path)["latents"])
         latents = torch.empty(size, autoencoder.config.latent_channels, 8, 8)
         device = autoencoder.device
-        for start in tqdm(range(0, size, 256), desc="encoding scene pool", dynamic_ncols=True):
-            chunk = scenes[start : start + 256]
-            pixels = torch.from_numpy(np.stack([render(s) for s in chunk])).permute(0, 3, 1, 2).float()
+        chunks = tqdm(rendered_chunks(scenes), total=-(-size // RENDER_CHUNK), desc="encoding scene pool")
+        for index, rendered in enumerate(chunks):
+            pixels = torch.from_numpy(rendered).permute(0, 3, 1, 2).float()
             z = autoencoder.normalize(autoencoder.encode(to_model_range(pixels.to(device))))
-            latents[start : start + len(chunk)] = z.float().cpu()
+            start = index * RENDER_CHUNK
+            latents[start : start + len(rendered)] = z.float().cpu()
         os.makedirs(cache_dir, exist_ok=True)
         save_file({"latents": latents}, path)
         return cls(scenes, latents)
@@ -99,7 +120,7 @@ class LatentRun(NamedTuple):
     autoencoder: ShapesAutoencoder  # frozen
     pool: ScenePool
     text: TextEncoder
-    captions: CaptionStateCache
+    captions: CaptionStateCache | DeviceCaptionStates
     caption_file: str  # where the run keeps its encoded captions between invocations
 
 
@@ -112,7 +133,8 @@ def latent_run_start(config, pool_seed: int) -> LatentRun:
     autoencoder = load_autoencoder(config.autoencoder).to(config.device).eval().requires_grad_(False)
     pool = ScenePool.build(autoencoder, config.scene_pool, pool_seed)
     text = TextEncoder.load()
-    captions = CaptionStateCache(text)
+    on_accelerator = not str(config.device).startswith("cpu")
+    captions = DeviceCaptionStates(text, config.device) if on_accelerator else CaptionStateCache(text)
     caption_file = os.path.join(config.run_dir, "captions.safetensors")
     if os.path.isfile(caption_file):
         captions.load(caption_file)

@@ -38,16 +38,21 @@ from ml_engine.training.common import (
     load_checkpoint,
     lr_at,
     save_checkpoint,
+    schedule_step,
 )
 from ml_engine.training.data import latent_run_start
 
 
-def min_snr_weights(scheduler, timesteps: torch.Tensor, gamma: float, prediction_type: str) -> torch.Tensor:
+def min_snr_weights(
+    scheduler, timesteps: torch.Tensor, gamma: float, prediction_type: str, floor: float = 0.0
+) -> torch.Tensor:
+    """Per-sample loss weights: the x0-space weight min(SNR, gamma), raised to `floor` where SNR is below it,
+    expressed for the model's target (v: / (SNR + 1), epsilon: / SNR)."""
     alpha_bar = scheduler.alphas_cumprod.to(timesteps.device)[timesteps]
     snr = alpha_bar / (1 - alpha_bar)
     if gamma <= 0:
         return torch.ones_like(snr)
-    clipped = snr.clamp(max=gamma)
+    clipped = snr.clamp(min=min(floor, gamma), max=gamma)
     return clipped / (snr + 1) if prediction_type == "v_prediction" else clipped / snr
 
 
@@ -136,13 +141,20 @@ def train_diffusion(config: DiffusionConfig) -> str:
             target = (
                 noise_scheduler.get_velocity(latents, noise, t) if config.prediction_type == "v_prediction" else noise
             )
+            minutes = (time.time() - started) / 60
+            at = schedule_step(
+                step, config.warmup_steps, config.max_steps, minutes, config.max_minutes, config.decay_by_time
+            )
             for group in optimizer.param_groups:
-                group["lr"] = lr_at(step, config.lr, config.warmup_steps, config.max_steps, config.min_lr_ratio)
+                group["lr"] = lr_at(at, config.lr, config.warmup_steps, config.max_steps, config.min_lr_ratio)
             with autocast(device, config.bf16):
                 pred = unet(noisy, t, encoder_hidden_states=states, encoder_attention_mask=mask).sample
             per_sample = F.mse_loss(pred.float(), target, reduction="none").mean(dim=(1, 2, 3))
             loss = (
-                per_sample * min_snr_weights(noise_scheduler, t, config.min_snr_gamma, config.prediction_type)
+                per_sample
+                * min_snr_weights(
+                    noise_scheduler, t, config.min_snr_gamma, config.prediction_type, config.min_snr_floor
+                )
             ).mean()
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
