@@ -1,4 +1,4 @@
-"""`python -m ml_engine ...`: data, train, generate, evaluate, attention-iou, compare, pipeline.
+"""`python -m ml_engine ...`: data, train, log-run, generate, evaluate, attention-iou, compare, pipeline.
 
 Run `python -m ml_engine <command> --help` for each command's options. Heavy libraries (torch,
 diffusers, mlflow) are imported by the command that needs them, so `--help` stays fast.
@@ -15,12 +15,21 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 def build_parser() -> argparse.ArgumentParser:
     from ml_engine import pipeline_cmd
-    from ml_engine.cli import attention_cmd, compare_cmd, data_cmd, evaluate_cmd, generate_cmd, train_cmd
+    from ml_engine.cli import (
+        attention_cmd,
+        compare_cmd,
+        data_cmd,
+        evaluate_cmd,
+        generate_cmd,
+        log_run_cmd,
+        train_cmd,
+    )
 
     parser = argparse.ArgumentParser(prog="python -m ml_engine", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     data_cmd.add_data_parser(sub)
     train_cmd.add_train_parser(sub)
+    log_run_cmd.add_parser(sub)
     generate_cmd.add_parser(sub)
     evaluate_cmd.add_parser(sub)
     attention_cmd.add_parser(sub)

@@ -176,3 +176,34 @@ def test_generate_rejects_a_missing_model_clearly(tmp_path):
         text=True,
     )
     assert result.returncode != 0 and "no model 'no-such-model'" in result.stderr
+
+
+def test_log_run_records_a_run_trained_without_mlflow(tmp_path, monkeypatch):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.setattr("ml_engine.tracking.DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")  # empty: the local default; restored after the test
+    config = tmp_path / "leg.json"
+    config.write_text(json.dumps({"kind": "diffusion", "name": "gpu-leg", "experiment": "test-offline"}))
+    earlier = {"step": 3600, "images": 1000, "overall": 0.5}  # the curve of the model it continued from
+    summary = {
+        "images_seen_before": 1000,
+        "curve": [
+            earlier,
+            {"step": 100, "images": 1100, "overall": 0.6},
+            {"step": 200, "images": 1200, "overall": 0.7},
+        ],
+        "loss_curve": [[25, 0.2], [50, 0.1]],
+    }
+    (tmp_path / "training.json").write_text(json.dumps(summary))
+    assert (
+        main(["log-run", "--config", str(config), "--summary", str(tmp_path / "training.json"), "--note", "h200"]) == 0
+    )
+    client = MlflowClient(tracking_uri=mlflow.get_tracking_uri())
+    (run,) = client.search_runs([client.get_experiment_by_name("test-offline").experiment_id])
+    assert run.info.run_name == "gpu-leg" and run.data.tags["note"] == "h200"
+    history = client.get_metric_history(run.info.run_id, "eval/overall")
+    assert [(m.step, m.value) for m in history] == [(100, 0.6), (200, 0.7)]
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [25, 50]
+    assert {a.path for a in client.list_artifacts(run.info.run_id)} == {"training.json"}

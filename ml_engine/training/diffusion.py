@@ -72,7 +72,7 @@ def _load_unet(config: DiffusionConfig):
     )
 
 
-def _previous_training(config: DiffusionConfig) -> dict:
+def previous_training(config: DiffusionConfig) -> dict:
     """Curve and images seen of the model this run continues from (empty for a fresh model)."""
     path = os.path.join(config.init_from, "training.json") if config.init_from else ""
     if not os.path.isfile(path):
@@ -99,7 +99,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
     noise_scheduler = training_scheduler(config.num_train_timesteps, config.beta_schedule, config.prediction_type)
     ema = EMA(unet, config.ema_decay)
     optimizer = torch.optim.AdamW(unet.parameters(), lr=config.lr, weight_decay=config.weight_decay)
-    previous = _previous_training(config)
+    previous = previous_training(config)
     images_before = previous["images_seen"]
     fresh = {"step": 0, "curve": previous["curve"], "loss_curve": [], "run_id": None}
     info = load_checkpoint(config.run_dir, unet, ema, optimizer) or fresh
