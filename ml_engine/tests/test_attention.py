@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from ml_engine.attention import AttentionMaps, prompt_words, supports_attention
-from ml_engine.attention.daam import attention_for_images, capture_cross_attention
+from ml_engine.attention.daam import CrossAttentionRecorder, attention_for_images, capture_cross_attention
 from ml_engine.attention.iou import (
     caption_targets,
     captioned_scenes,
@@ -242,3 +242,18 @@ def test_attention_iou_command_writes_its_report(tiny_pipeline_dir, tmp_path, ca
     assert report["renders"]["images"] == 4 and "all" in report["renders"]["summary"]
     assert "generated" in report and report["generated"]["steps"] == 2
     assert "IoU@0.5" in capsys.readouterr().out
+
+
+def test_a_layer_that_spreads_a_word_evenly_adds_nothing_to_its_map():
+    recorder = CrossAttentionRecorder(slice(0, 1), (2, 2))
+    # one head, 2x2 positions, 2 tokens: position 0 attends to token 1, the rest mostly to token 0
+    peaked = torch.tensor([[[0.1, 0.9], [0.7, 0.3], [0.7, 0.3], [0.7, 0.3]]])
+    recorder.record(peaked, heads=1)
+    recorder.record(torch.full((1, 4, 2), 0.5), heads=1)  # even: no position stands out
+    excess = recorder.above_mean[4][0]  # [tokens, positions]
+    assert torch.allclose(excess[0], torch.tensor([0.0, 0.15, 0.15, 0.15]), atol=1e-6)
+    assert torch.allclose(excess[1], torch.tensor([0.45, 0.0, 0.0, 0.0]), atol=1e-6)
+    raw = recorder.sums[4][0]  # the raw sums keep every call's probability mass
+    assert torch.allclose(raw.sum(0), torch.full((4,), 2.0))
+    maps = recorder.token_maps(2)[0]
+    assert maps[1, 0, 0] > 0 and maps[1, 1, 1] < maps[1, 0, 0]  # token 1 lights where it was attended to
