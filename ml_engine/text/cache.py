@@ -80,9 +80,6 @@ class DeviceCaptionStates:
     def __init__(self, encoder: TextEncoder, device: str):
         self.encoder, self.device = encoder, device
 
-    def __len__(self) -> int:
-        return 0
-
     def lookup(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         states, mask = self.encoder(captions, device=self.device)
         return states, mask.to(torch.bool)
