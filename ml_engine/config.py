@@ -78,6 +78,7 @@ class DiffusionConfig(CommonConfig):
     paraphrase_prob: float = 0.3  # share of captions reworded outside the canonical grammar
     category_weights: dict[str, float] = field(default_factory=dict)  # overrides captions.TRAINING_CATEGORY_WEIGHTS
     scene_pool: int = 100_000  # scenes rendered and encoded to latents once; captions are drawn per step
+    whole_scenes: float = 0.0  # share of the pool drawn for a caption that names every object (data/whole_scenes.py)
     ema_decay: float = 0.999
     eval_per_category: int = 8  # fresh canonical prompts per category in the periodic evaluation
     eval_seeds: int = 2
@@ -111,6 +112,7 @@ class GANConfig(CommonConfig):
     paraphrase_prob: float = 0.3
     category_weights: dict[str, float] = field(default_factory=dict)  # overrides captions.TRAINING_CATEGORY_WEIGHTS
     scene_pool: int = 80_000
+    whole_scenes: float = 0.0  # share of the pool drawn for a caption that names every object (data/whole_scenes.py)
     pool_seed: int = -1  # seed of the scene pool (-1: `seed`); equal pools share their cached latents
     ema_decay: float = 0.999
     eval_per_category: int = 8

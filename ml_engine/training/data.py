@@ -21,10 +21,11 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from ml_engine.config import CACHE_ROOT
-from ml_engine.data.captions import caption_text, training_requirement
+from ml_engine.data.captions import caption_text, requirement_from_scene, training_requirement
 from ml_engine.data.negatives import near_miss
 from ml_engine.data.render import render_batch
 from ml_engine.data.scene import Scene, sample_scene
+from ml_engine.data.whole_scenes import planned_categories, whole_scene
 from ml_engine.images import to_model_range
 from ml_engine.models.autoencoder import ShapesAutoencoder, load_autoencoder
 from ml_engine.text.cache import CaptionStateCache, DeviceCaptionStates
@@ -59,22 +60,39 @@ def rendered_chunks(scenes: list[Scene], workers: int | None = None) -> Iterator
 
 
 class ScenePool:
-    def __init__(self, scenes: list[Scene], latents: torch.Tensor):
+    def __init__(self, scenes: list[Scene], latents: torch.Tensor, planned: list[str | None] | None = None):
         self.scenes, self.latents = scenes, latents
+        self.planned = planned or [None] * len(scenes)  # the category a scene was drawn whole for, if any
 
     def __len__(self) -> int:
         return len(self.scenes)
 
     @classmethod
     @torch.no_grad()
-    def build(cls, autoencoder: ShapesAutoencoder, size: int, seed: int, cache_dir: str | None = None) -> ScenePool:
+    def build(
+        cls,
+        autoencoder: ShapesAutoencoder,
+        size: int,
+        seed: int,
+        cache_dir: str | None = None,
+        whole_share: float = 0.0,
+        weights: dict[str, float] | None = None,
+    ) -> ScenePool:
+        """`whole_share` of the scenes are drawn whole for a category (data/whole_scenes.py), by `weights`."""
         cache_dir = cache_dir or os.path.join(CACHE_ROOT, "pools")  # shared: runs with equal pools reuse it
         key = f"pool-{autoencoder_fingerprint(autoencoder)}-{seed}-{size}"
-        path = os.path.join(cache_dir, key + ".safetensors")
         rng = np.random.default_rng([seed, 7])
-        scenes = [sample_scene(rng) for _ in range(size)]  # cheap; the latents are what is cached
+        if whole_share > 0:
+            planned = planned_categories(size, whole_share, np.random.default_rng([seed, 8]), weights)
+            scenes = [whole_scene(c, rng) if c else sample_scene(rng) for c in planned]
+            plan = json.dumps([whole_share, weights], sort_keys=True).encode()
+            key += "-whole-" + hashlib.sha256(plan).hexdigest()[:8]
+        else:  # the pools of earlier runs, scene for scene
+            planned = None
+            scenes = [sample_scene(rng) for _ in range(size)]  # cheap; the latents are what is cached
+        path = os.path.join(cache_dir, key + ".safetensors")
         if os.path.isfile(path):
-            return cls(scenes, load_file(path)["latents"])
+            return cls(scenes, load_file(path)["latents"], planned)
         latents = torch.empty(size, autoencoder.config.latent_channels, 8, 8)
         device = autoencoder.device
         chunks = tqdm(rendered_chunks(scenes), total=-(-size // RENDER_CHUNK), desc="encoding scene pool")
@@ -85,7 +103,7 @@ class ScenePool:
             latents[start : start + len(rendered)] = z.float().cpu()
         os.makedirs(cache_dir, exist_ok=True)
         save_file({"latents": latents}, path)
-        return cls(scenes, latents)
+        return cls(scenes, latents, planned)
 
     def batch(
         self,
@@ -105,10 +123,15 @@ class ScenePool:
             if rng.random() < caption_dropout:
                 captions.append("")
             else:
-                req = training_requirement(self.scenes[i], rng, weights)
+                scene, whole_for = self.scenes[i], self.planned[i]
+                # a scene drawn whole keeps the caption that names all of it
+                if whole_for:
+                    req = requirement_from_scene(whole_for, scene, rng)
+                else:
+                    req = training_requirement(scene, rng, weights)
                 captions.append(caption_text(req, rng, paraphrase_prob))
                 if negative_prob and rng.random() < negative_prob:
-                    false = near_miss(req, self.scenes[i], rng)
+                    false = near_miss(req, scene, rng)
                     negative = caption_text(false, rng, paraphrase_prob) if false else None
             negatives.append(negative)
         return self.latents[torch.from_numpy(ids)], captions, negatives
@@ -131,7 +154,8 @@ def latent_run_start(config, pool_seed: int) -> LatentRun:
         torch.set_num_threads(config.threads)
     os.makedirs(config.run_dir, exist_ok=True)
     autoencoder = load_autoencoder(config.autoencoder).to(config.device).eval().requires_grad_(False)
-    pool = ScenePool.build(autoencoder, config.scene_pool, pool_seed)
+    weights = config.category_weights or None
+    pool = ScenePool.build(autoencoder, config.scene_pool, pool_seed, whole_share=config.whole_scenes, weights=weights)
     text = TextEncoder.load()
     on_accelerator = not str(config.device).startswith("cpu")
     captions = DeviceCaptionStates(text, config.device) if on_accelerator else CaptionStateCache(text)
