@@ -3,9 +3,11 @@
 - median latency of one 64x64 image (one generator pass + decode, text encoding included);
 - images/s in batches (the issue's target: >= 100 images/s on this CPU), fp32 throughout and with the
   decoder under bf16 autocast (the pipeline's `bf16_decode`, as shipped);
+- images/s against the number of candidates ranked by the discriminator per image (the shipped
+  `candidates` is the default of every call above);
 - where the time goes in a batch: text encoder, generator, decoder.
 
-    .venv/bin/python bench/bench_gan.py [--model gan] [--threads 2] [--batches 64,256]
+    .venv/bin/python bench/bench_gan.py [--model gan] [--threads 2] [--batches 64,256] [--candidates 1,2,4,8]
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ def main() -> None:
     parser.add_argument("--model", default="gan")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batches", default="64,256")
+    parser.add_argument("--candidates", default="1,2,4,8", help="draws per image to time, at batch 64")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -51,7 +54,7 @@ def main() -> None:
         f"{args.threads} threads"
     )
     shipped = pipe.bf16_decode
-    print(f"as shipped, the decoder runs in {'bf16' if shipped else 'fp32'}")
+    print(f"as shipped, the decoder runs in {'bf16' if shipped else 'fp32'}, {pipe.candidates} candidate(s) an image")
     one = timed(lambda: pipe(PROMPTS[0], seed=0), 15)
     print(f"one image: median {one * 1000:.1f} ms")
     for batch in [int(b) for b in args.batches.split(",")]:
@@ -61,6 +64,11 @@ def main() -> None:
             seconds = timed(lambda prompts=prompts: pipe(prompts, seed=0), 3)
             print(f"batch {batch} {label}: {batch / seconds:.0f} images/s")
         pipe.register_to_config(bf16_decode=shipped)
+    if pipe.discriminator is not None:
+        prompts = (PROMPTS * 64)[:64]
+        for k in [int(k) for k in args.candidates.split(",")]:
+            seconds = timed(lambda prompts=prompts, k=k: pipe(prompts, seed=0, candidates=k), 3)
+            print(f"batch 64, {k} candidate(s) an image: {64 / seconds:.0f} images/s")
     prompts = (PROMPTS * 64)[:64]
     text = timed(lambda: pipe.text(prompts), 3)
     states, mask = pipe.text(prompts)

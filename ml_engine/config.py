@@ -109,6 +109,7 @@ class GANConfig(CommonConfig):
     hard_negative_warmup: int = 0  # steps over which that share ramps up from 0 (a fresh D learns the easy ones first)
     near_miss_margin: float = 0.0  # generator: D(fake, caption) should beat D(fake, near miss) by this (0: off)
     near_miss_weight: float = 1.0
+    candidates: int = 1  # the saved pipeline's generator draws per image, ranked by the discriminator
     paraphrase_prob: float = 0.3
     category_weights: dict[str, float] = field(default_factory=dict)  # overrides captions.TRAINING_CATEGORY_WEIGHTS
     scene_pool: int = 80_000

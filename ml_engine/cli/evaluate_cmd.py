@@ -23,6 +23,7 @@ def add_parser(sub) -> None:
     p.add_argument("--seeds", type=int, default=4, help="seeds per prompt (0..K-1)")
     p.add_argument("--steps", type=int, help="sampler steps (default: the model's)")
     p.add_argument("--guidance", type=float, help="guidance scale (default: the model's)")
+    p.add_argument("--candidates", type=int, help="GAN: generator draws per image, ranked by its discriminator")
     p.add_argument("--prompt-seed", type=int, default=1, help="seed of the prompt draw")
     p.add_argument("--paraphrase", action="store_true", help="reworded prompts outside the canonical grammar")
     p.add_argument("--ceiling", action="store_true", help="score fresh renders instead of a model")
@@ -63,13 +64,17 @@ def run(args) -> int:
         pipe = load_pipeline(args.model, device=args.device)
         steps = args.steps or pipe.default_steps
         guidance = pipe.default_guidance if args.guidance is None else args.guidance
+        options = {} if args.candidates is None else {"candidates": args.candidates}
         with tqdm(total=len(prompts) * len(seeds), desc="evaluating", unit="img", file=sys.stderr) as bar:
-            result = evaluate_pipeline(pipe, prompts, seeds, steps, guidance, args.batch_size, progress=bar.update)
+            result = evaluate_pipeline(
+                pipe, prompts, seeds, steps, guidance, args.batch_size, progress=bar.update, **options
+            )
         scores = result.scores
         report = {
             "model": str(args.model or "diffusion"),
             "steps": steps,
             "guidance": guidance,
+            **({"candidates": getattr(pipe, "candidates", 1)} if args.candidates is None else options),
             "paraphrase": args.paraphrase,
             "per_category": args.per_category,
             "seeds": len(seeds),

@@ -36,16 +36,19 @@ def evaluate_pipeline(
     guidance: float,
     batch_size: int = 64,
     progress=None,
+    **call_options,
 ) -> EvaluationResult:
     """Each prompt with each seed; a batch holds several prompts (each image keeps its own seed).
-    A repeated prompt (see prompts.prompt_set) runs with seeds offset by 1000 per repeat."""
+    A repeated prompt (see prompts.prompt_set) runs with seeds offset by 1000 per repeat.
+    `call_options` go to every pipeline call (the GAN's `candidates`)."""
     jobs = [(p, s + 1000 * p.repeat) for p in prompts for s in seeds]
     images, started = [], time.time()
     used_seeds = [s for _, s in jobs]
     for start in range(0, len(jobs), batch_size):
         chunk = jobs[start : start + batch_size]
         generators = _generators([s for _, s in chunk])
-        out = pipe([p.text for p, _ in chunk], num_inference_steps=steps, guidance_scale=guidance, generator=generators)
+        texts = [p.text for p, _ in chunk]
+        out = pipe(texts, num_inference_steps=steps, guidance_scale=guidance, generator=generators, **call_options)
         images.extend(out.images)
         if progress is not None:
             progress(len(chunk))

@@ -85,6 +85,63 @@ def test_a_saved_gan_loads_by_folder_and_gives_the_same_image(gan, tmp_path):
     assert np.array_equal(pixels(loaded("a circle", seed=3).images[0]), pixels(gan("a circle", seed=3).images[0]))
 
 
+@pytest.fixture(scope="module")
+def ranked():
+    """The tiny GAN with a tiny discriminator, so that it can rank candidates."""
+    from ml_engine.pipelines.gan import ShapesGANPipeline
+
+    plain = build_tiny_gan_pipeline()
+    torch.manual_seed(1)
+    disc = GANDiscriminator(widths=(16, 32), spectral_norm=False).eval()
+    return ShapesGANPipeline(plain.generator, plain.autoencoder, discriminator=disc, text_encoder=plain.text)
+
+
+def test_each_image_is_its_best_candidate_as_the_discriminator_ranks_them(ranked):
+    from ml_engine.pipelines.gan import candidate_seed
+
+    prompts, seeds, k = ["a red circle", "two squares", "a cross above a circle"], [4, 9, 2], 3
+    chosen = ranked(
+        prompts, generator=[torch.Generator().manual_seed(s) for s in seeds], candidates=k, output_type="pt"
+    )
+    states, mask = ranked.text(prompts)
+    scores, images = [], []
+    for j in range(k):  # every candidate on its own: a one-candidate call with the candidate's seed draws it
+        candidate_seeds = [candidate_seed(s, j) for s in seeds]
+        latents = ranked.generator(ranked.noise(candidate_seeds), states, mask)
+        scores.append(ranked.discriminator(latents, sentence_embedding(states, mask), states, mask))
+        generators = [torch.Generator().manual_seed(s) for s in candidate_seeds]
+        images.append(ranked(prompts, generator=generators, output_type="pt").images)
+    best = torch.stack(scores).argmax(dim=0)
+    winners = torch.stack([images[int(j)][i] for i, j in enumerate(best)])
+    assert best.tolist() != [0, 0, 0]  # some image is not its own seed's first draw
+    assert torch.equal(chosen.images, winners)
+    assert chosen.seeds == seeds  # an image keeps its own seed: the same call again draws the same picture
+    assert candidate_seed(4, 0) == 4 and len({candidate_seed(4, j) for j in range(8)}) == 8
+
+
+def test_one_candidate_is_the_plain_image_and_ranking_needs_a_discriminator(ranked, gan):
+    from ml_engine.pipelines.gan import ShapesGANPipeline
+
+    one = ranked("two squares", seed=3, candidates=1, output_type="pt").images
+    assert torch.equal(one, gan("two squares", seed=3, output_type="pt").images)
+    with pytest.raises(ValueError, match="candidates must be 1"):
+        gan("two squares", seed=3, candidates=2)
+    with pytest.raises(ValueError, match="candidates must be 1"):
+        ranked("two squares", seed=3, candidates=0)
+    with pytest.raises(ValueError, match="needs the discriminator"):
+        ShapesGANPipeline(gan.generator, gan.autoencoder, text_encoder=gan.text, candidates=4)
+
+
+def test_the_discriminator_and_the_number_of_candidates_are_saved_with_the_model(ranked, tmp_path):
+    ranked.register_to_config(candidates=3)
+    ranked.save_pretrained(str(tmp_path / "ranked"), safe_serialization=True)
+    ranked.register_to_config(candidates=1)
+    loaded = load_pipeline(str(tmp_path / "ranked"))
+    assert loaded.candidates == 3 and isinstance(loaded.discriminator, GANDiscriminator)
+    expected = ranked("a circle", seed=5, candidates=3, output_type="pt").images
+    assert torch.equal(loaded("a circle", seed=5, output_type="pt").images, expected)
+
+
 def test_word_attention_only_spreads_over_real_tokens():
     generator = GANGenerator(noise_dim=8, widths=(16, 16, 16), cond_dim=8)
     words, mask = torch.randn(2, 6, 384), torch.tensor([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]])

@@ -234,9 +234,16 @@ def train_gan(config: GANConfig) -> str:
         evaluate_and_log()
     ema.copy_to(ema_pair)
     output = os.path.expanduser(config.output_dir or os.path.join(config.run_dir, "final"))
-    pipe.save_pretrained(output, safe_serialization=True)
-    # not part of the pipeline: shipped so that a later run can resume the game from committed weights
-    pair.discriminator.save_pretrained(os.path.join(output, DISCRIMINATOR), safe_serialization=True)
+    # the discriminator ships too: it ranks candidates at sampling time, and a later run resumes the game from it
+    shipped = ShapesGANPipeline(
+        ema_pair.generator,
+        autoencoder,
+        discriminator=pair.discriminator,
+        text_encoder=text,
+        bf16_decode=True,
+        candidates=config.candidates,
+    )
+    shipped.save_pretrained(output, safe_serialization=True)
     summary = {
         "config": vars(config),
         "step": step,
