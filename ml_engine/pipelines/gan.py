@@ -49,7 +49,6 @@ class ShapesGANPipeline(DiffusionPipeline):
     supported_sizes = ((IMAGE_SIZE, IMAGE_SIZE),)
     default_steps = 1
     default_guidance = 1.0
-    sampler_name = "GAN (one pass)"
     _optional_components = ["discriminator"]
 
     def __init__(
@@ -78,6 +77,11 @@ class ShapesGANPipeline(DiffusionPipeline):
     def candidates(self) -> int:
         """Generator draws per image (the default for a call), ranked by the discriminator."""
         return int(self.config.get("candidates", 1))
+
+    @property
+    def sampler_name(self) -> str:
+        k = self.candidates
+        return "GAN (one pass)" if k == 1 else f"GAN (best of {k}, ranked by its discriminator)"
 
     def noise(self, seeds: list[int]) -> torch.Tensor:
         """One noise vector per seed, drawn on the CPU so a seed gives the same image on any device."""

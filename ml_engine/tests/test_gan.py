@@ -138,6 +138,7 @@ def test_the_discriminator_and_the_number_of_candidates_are_saved_with_the_model
     ranked.register_to_config(candidates=1)
     loaded = load_pipeline(str(tmp_path / "ranked"))
     assert loaded.candidates == 3 and isinstance(loaded.discriminator, GANDiscriminator)
+    assert loaded.sampler_name == "GAN (best of 3, ranked by its discriminator)"
     expected = ranked("a circle", seed=5, candidates=3, output_type="pt").images
     assert torch.equal(loaded("a circle", seed=5, output_type="pt").images, expected)
 
