@@ -64,12 +64,11 @@ def main() -> None:
             seconds = timed(lambda prompts=prompts: pipe(prompts, seed=0), 3)
             print(f"batch {batch} {label}: {batch / seconds:.0f} images/s")
         pipe.register_to_config(bf16_decode=shipped)
-    if pipe.discriminator is not None:
-        prompts = (PROMPTS * 64)[:64]
-        for k in [int(k) for k in args.candidates.split(",")]:
-            seconds = timed(lambda prompts=prompts, k=k: pipe(prompts, seed=0, candidates=k), 3)
-            print(f"batch 64, {k} candidate(s) an image: {64 / seconds:.0f} images/s")
     prompts = (PROMPTS * 64)[:64]
+    if pipe.discriminator is not None:
+        for k in [int(k) for k in args.candidates.split(",")]:
+            seconds = timed(lambda k=k: pipe(prompts, seed=0, candidates=k), 3)
+            print(f"batch 64, {k} candidate(s) an image: {64 / seconds:.0f} images/s")
     text = timed(lambda: pipe.text(prompts), 3)
     states, mask = pipe.text(prompts)
     noise = pipe.noise(list(range(64)))

@@ -23,21 +23,25 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from ml_engine.data import spec  # noqa: E402
-
-RELATION_WORDS = {"left of": "to the left of", "right of": "to the right of", "above": "above", "below": "below"}
-SIDES = ("left of", "right of", "above", "below")
-OPPOSITE = {"left of": "right of", "right of": "left of", "above": "below", "below": "above"}
+from ml_engine.data.captions import INVERSE, Item, Requirement, canonical_text  # noqa: E402
 
 
 def relation_captions(n: int, rng: np.random.Generator) -> list[tuple[str, str, str, str]]:
-    """(caption, first shape, relation, second shape), with or without colours, two different shapes."""
+    """(caption, first shape, relation, second shape) in the canonical wording, two different shapes, each
+    object coloured or not."""
     out = []
     for _ in range(n):
-        a, b = rng.choice(spec.SHAPES, 2, replace=False)
-        relation = SIDES[int(rng.integers(4))]
-        colours = [str(c) + " " if rng.random() < 0.5 else "" for c in rng.choice(spec.COLORS, 2)]
-        out.append((f"a {colours[0]}{a} {RELATION_WORDS[relation]} a {colours[1]}{b}", str(a), relation, str(b)))
+        a, b = (str(x) for x in rng.choice(spec.SHAPES, 2, replace=False))
+        relation = spec.RELATIONS[int(rng.integers(4))]
+        colours = [str(c) if rng.random() < 0.5 else None for c in rng.choice(spec.COLORS, 2)]
+        req = Requirement("composite", (Item(a, colours[0]), Item(b, colours[1])), relation=relation)
+        out.append((canonical_text(req), a, relation, b))
     return out
+
+
+@torch.no_grad()
+def _accuracy(probe: torch.nn.Linear, x: torch.Tensor, y: torch.Tensor) -> float:
+    return (probe(x).argmax(-1) == y).float().mean().item()
 
 
 def held_out_accuracy(x: torch.Tensor, y: torch.Tensor, classes: int, train_share: float = 0.75) -> float:
@@ -52,7 +56,7 @@ def held_out_accuracy(x: torch.Tensor, y: torch.Tensor, classes: int, train_shar
         return loss
 
     optimizer.step(closure)
-    return (probe(x[n:]).argmax(-1) == y[n:]).float().mean().item()
+    return _accuracy(probe, x[n:], y[n:])
 
 
 def main() -> None:
@@ -64,23 +68,22 @@ def main() -> None:
 
     encoder = TextEncoder.load()
     captions = relation_captions(args.captions, np.random.default_rng(0))
-    states, _ = encoder([c for c, *_ in captions])
+    with torch.no_grad():
+        states, _ = encoder([c for c, *_ in captions])
     features, first, side = [], [], []
     for row, (caption, a, relation, b) in enumerate(captions):
         pieces = encoder.tokenizer.convert_ids_to_tokens(encoder.tokenizer(caption)["input_ids"])
-        for index, is_first, where in ((pieces.index(a), 1, relation), (pieces.index(b), 0, OPPOSITE[relation])):
+        for index, is_first, where in ((pieces.index(a), 1, relation), (pieces.index(b), 0, INVERSE[relation])):
             features.append(states[row, index].float())
             first.append(is_first)
-            side.append(SIDES.index(where))
+            side.append(spec.RELATIONS.index(where))
     x = torch.stack(features)
-    with torch.enable_grad():
-        role = held_out_accuracy(x, torch.tensor(first), 2)
-        where = held_out_accuracy(x, torch.tensor(side), 4)
+    role = held_out_accuracy(x, torch.tensor(first), 2)
+    where = held_out_accuracy(x, torch.tensor(side), 4)
     print(f"{len(x)} noun states from {len(captions)} captions; held-out accuracy of a linear probe:")
     print(f"  first or second object: {role:.3f} (chance 0.5)")
     print(f"  its side of the other (left, right, above, below): {where:.3f} (chance 0.25)")
 
 
 if __name__ == "__main__":
-    with torch.no_grad():
-        main()
+    main()

@@ -74,7 +74,7 @@ def run(args) -> int:
             "model": str(args.model or "diffusion"),
             "steps": steps,
             "guidance": guidance,
-            **({"candidates": getattr(pipe, "candidates", 1)} if args.candidates is None else options),
+            "candidates": options.get("candidates", getattr(pipe, "candidates", 1)),
             "paraphrase": args.paraphrase,
             "per_category": args.per_category,
             "seeds": len(seeds),
