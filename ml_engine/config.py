@@ -121,6 +121,27 @@ class GANConfig(CommonConfig):
 
 
 @dataclass
+class CriticConfig(CommonConfig):
+    kind: str = "critic"
+    autoencoder: str = "ml_engine/weights/diffusion"  # the frozen autoencoder whose latents it judges
+    width: int = 128  # models/critic.py
+    layers: int = 4
+    heads: int = 4
+    lr: float = 3e-4
+    weight_decay: float = 0.01
+    near_miss_prob: float = 1.0  # share of scenes that also get a near-miss false caption (data/negatives.py)
+    other_image_weight: float = 0.5  # loss weight of "this caption, another scene's latent" (where it is false)
+    latent_noise: float = 0.3  # Gaussian noise up to this std (latents are unit-variance): generated latents
+    # are never quite clean, and the critic ranks generated latents
+    paraphrase_prob: float = 0.3
+    category_weights: dict[str, float] = field(default_factory=dict)  # overrides captions.TRAINING_CATEGORY_WEIGHTS
+    scene_pool: int = 100_000
+    whole_scenes: float = 0.0
+    pool_seed: int = -1  # seed of the scene pool (-1: `seed`); equal pools share their cached latents
+    eval_scenes: int = 2048  # held-out scenes (a pool of their own seed) for the periodic accuracy
+
+
+@dataclass
 class DomainClassifierTrainConfig(CommonConfig):
     kind: str = "domain_classifier"
     widths: tuple[int, ...] = (32, 64, 128, 192)  # see DomainClassifierConfig
@@ -137,6 +158,7 @@ KINDS = {
     "autoencoder": AutoencoderConfig,
     "diffusion": DiffusionConfig,
     "gan": GANConfig,
+    "critic": CriticConfig,
     "domain_classifier": DomainClassifierTrainConfig,
 }
 

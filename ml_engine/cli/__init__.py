@@ -1,4 +1,4 @@
-"""`python -m ml_engine ...`: data, train, log-run, generate, evaluate, attention-iou, compare, pipeline.
+"""`python -m ml_engine ...`: data, train, log-run, attach-critic, generate, evaluate, attention-iou, compare, pipeline.
 
 Run `python -m ml_engine <command> --help` for each command's options. Heavy libraries (torch,
 diffusers, mlflow) are imported by the command that needs them, so `--help` stays fast.
@@ -16,6 +16,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 def build_parser() -> argparse.ArgumentParser:
     from ml_engine import pipeline_cmd
     from ml_engine.cli import (
+        attach_critic_cmd,
         attention_cmd,
         compare_cmd,
         data_cmd,
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     data_cmd.add_data_parser(sub)
     train_cmd.add_train_parser(sub)
     log_run_cmd.add_parser(sub)
+    attach_critic_cmd.add_parser(sub)
     generate_cmd.add_parser(sub)
     evaluate_cmd.add_parser(sub)
     attention_cmd.add_parser(sub)

@@ -23,7 +23,11 @@ def add_parser(sub) -> None:
     p.add_argument("--seeds", type=int, default=4, help="seeds per prompt (0..K-1)")
     p.add_argument("--steps", type=int, help="sampler steps (default: the model's)")
     p.add_argument("--guidance", type=float, help="guidance scale (default: the model's)")
-    p.add_argument("--candidates", type=int, help="GAN: generator draws per image, ranked by its discriminator")
+    p.add_argument(
+        "--candidates",
+        type=int,
+        help="latents drawn per image, ranked by the model's critic (the GAN's discriminator, a diffusion critic)",
+    )
     p.add_argument("--prompt-seed", type=int, default=1, help="seed of the prompt draw")
     p.add_argument("--paraphrase", action="store_true", help="reworded prompts outside the canonical grammar")
     p.add_argument("--ceiling", action="store_true", help="score fresh renders instead of a model")

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 
 def add_train_parser(sub) -> None:
-    p = sub.add_parser("train", help="train the autoencoder, the diffusion model or the GAN from a JSON config")
+    p = sub.add_parser(
+        "train", help="train the autoencoder, the diffusion model, the GAN or the critic from a JSON config"
+    )
     p.add_argument(
-        "--config", required=True, help="JSON file with a `kind` (autoencoder, diffusion, gan, domain_classifier)"
+        "--config",
+        required=True,
+        help="JSON file with a `kind` (autoencoder, diffusion, gan, critic, domain_classifier)",
     )
     p.add_argument("--device", help="cpu or cuda (overrides the config)")
     p.add_argument("--name", help="run name (overrides the config); a run with checkpoints resumes")
@@ -34,6 +38,8 @@ def run(args) -> int:
         from ml_engine.training.autoencoder import train_autoencoder as train
     elif config.kind == "gan":
         from ml_engine.training.gan import train_gan as train
+    elif config.kind == "critic":
+        from ml_engine.training.critic import train_critic as train
     elif config.kind == "domain_classifier":
         from ml_engine.training.domain_classifier import train_domain_classifier as train
     else:

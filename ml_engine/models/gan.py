@@ -196,6 +196,10 @@ class GANDiscriminator(ModelMixin, ConfigMixin):
     def forward(self, latents: torch.Tensor, sentence: torch.Tensor, words=None, mask=None) -> torch.Tensor:
         return self.judge(self.features(latents), sentence, words, mask)
 
+    def score(self, latents: torch.Tensor, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The ranking interface that the pipelines call on a critic (models/critic.py has the other)."""
+        return self(latents, sentence_embedding(words, mask), words, mask)
+
 
 class GANPair(nn.Module):
     """Generator and discriminator under one module, so one checkpoint and one optimiser hold both."""

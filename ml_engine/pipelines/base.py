@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 from PIL import Image
 
 from ml_engine.attention.maps import AttentionMaps
@@ -73,6 +74,11 @@ def image_seeds(generator, seed: int | None, count: int) -> list[int]:
     if generator is None:
         return seeds_for(seed, count)
     return [g.initial_seed() for g in generator] if isinstance(generator, list) else [generator.initial_seed()]
+
+
+def candidate_seed(seed: int, index: int) -> int:
+    """The noise seed of an image's `index`-th ranked candidate: the image's own seed first."""
+    return seed if index == 0 else int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
 def seeds_for(seed: int | None, count: int) -> list[int]:

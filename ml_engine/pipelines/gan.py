@@ -19,18 +19,18 @@ k = 1 gives for the same seed; the others come from seeds derived from it.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from diffusers import DiffusionPipeline
 
 from ml_engine.attention.maps import prompt_word_maps
 from ml_engine.images import to_pil
 from ml_engine.models.autoencoder import ShapesAutoencoder
-from ml_engine.models.gan import GANDiscriminator, GANGenerator, sentence_embedding
+from ml_engine.models.gan import GANDiscriminator, GANGenerator
 from ml_engine.pipelines.base import (
     GenerationResult,
     StepCallback,
     StepInfo,
+    candidate_seed,
     check_generation_args,
     image_seeds,
     prompt_list,
@@ -38,11 +38,6 @@ from ml_engine.pipelines.base import (
 from ml_engine.text.encoder import TextEncoder
 
 IMAGE_SIZE = 64
-
-
-def candidate_seed(seed: int, index: int) -> int:
-    """The noise seed of an image's `index`-th candidate: the image's own seed first."""
-    return seed if index == 0 else int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
 
 
 class ShapesGANPipeline(DiffusionPipeline):
@@ -98,7 +93,7 @@ class ShapesGANPipeline(DiffusionPipeline):
         latents, weights = self.generator(noise.to(self.device, states.dtype), states, mask, return_attention=True)
         if candidates == 1:
             return latents, weights
-        scores = self.discriminator(latents, sentence_embedding(states, mask), states, mask).view(candidates, n)
+        scores = self.discriminator.score(latents, states, mask).view(candidates, n)
         rows = scores.argmax(dim=0) * n + torch.arange(n, device=scores.device)
         return latents[rows], [w[rows] for w in weights]
 

@@ -16,6 +16,12 @@ text encoder is BERT-family. `ShapesDiffusionPipeline.from_pretrained(folder)` (
     pipe = ShapesDiffusionPipeline.from_pretrained("ml_engine/weights/diffusion")
     pipe("a red circle to the left of a blue square", seed=0).images[0].save("out.png")
 
+Ranked sampling: with a `critic` (a matching-aware judge of latents against the caption, such as the GAN's
+discriminator, which works in the same autoencoder's latent space) and `candidates` k > 1, the sampler
+denoises k latents for each image in one batch and decodes only the one the critic judges most true to the
+image's caption, as DALL-E (Ramesh et al., 2021) reranked its samples with CLIP. The first candidate is the
+image that k = 1 gives for the same seed.
+
 `return_attention=True` also returns, per image, what each prompt word attended to (DAAM heat maps,
 `ml_engine.attention.daam`); the pixels are the same either way.
 """
@@ -33,10 +39,13 @@ from ml_engine import schedulers
 from ml_engine.attention.daam import capture_cross_attention
 from ml_engine.images import to_pil
 from ml_engine.models.autoencoder import ShapesAutoencoder
+from ml_engine.models.critic import LatentCritic
+from ml_engine.models.gan import GANDiscriminator
 from ml_engine.pipelines.base import (
     GenerationResult,
     StepCallback,
     StepInfo,
+    candidate_seed,
     check_generation_args,
     image_seeds,
     prompt_list,
@@ -49,26 +58,39 @@ IMAGE_SIZE = 64
 class ShapesDiffusionPipeline(DiffusionPipeline):
     model_cpu_offload_seq = "unet->autoencoder"
     supported_sizes = ((IMAGE_SIZE, IMAGE_SIZE),)
+    _optional_components = ["critic"]
 
     def __init__(
         self,
         autoencoder: ShapesAutoencoder,
         unet: UNet2DConditionModel,
         scheduler: SchedulerMixin,
+        critic: LatentCritic | GANDiscriminator | None = None,
         text_encoder: TextEncoder | None = None,
         default_steps: int = 20,
         default_guidance: float = 4.0,
+        candidates: int = 1,
     ):
         super().__init__()
-        self.register_modules(autoencoder=autoencoder, unet=unet, scheduler=scheduler)
-        # the sampler steps and guidance a request gets when it names none; saved in model_index.json, so each
-        # trained model ships the settings its latency/alignment trade-off was measured at
-        self.register_to_config(default_steps=int(default_steps), default_guidance=float(default_guidance))
+        if candidates > 1 and critic is None:
+            raise ValueError("ranking several candidates needs a critic")
+        self.register_modules(autoencoder=autoencoder, unet=unet, scheduler=scheduler, critic=critic)
+        # the sampler steps, guidance and candidates a request gets when it names none; saved in model_index.json,
+        # so each trained model ships the settings its latency/alignment trade-off was measured at
+        self.register_to_config(
+            default_steps=int(default_steps), default_guidance=float(default_guidance), candidates=int(candidates)
+        )
         self.text = text_encoder or TextEncoder.load()  # not a registered module: never saved with the model
 
     @property
+    def candidates(self) -> int:
+        """Latents denoised per image (the default for a call), ranked by the critic."""
+        return int(self.config.get("candidates", 1))
+
+    @property
     def sampler_name(self) -> str:
-        return schedulers.sampler_name(self.scheduler)
+        name = schedulers.sampler_name(self.scheduler)
+        return name if self.candidates == 1 else f"{name}, best of {self.candidates} ranked by a critic"
 
     @property
     def default_steps(self) -> int:
@@ -90,6 +112,12 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         return (latents - sigma * model_output) / alpha  # epsilon
 
     @torch.no_grad()
+    def best_candidates(self, latents: torch.Tensor, states: torch.Tensor, mask: torch.Tensor, n: int) -> torch.Tensor:
+        """Row index of each image's best candidate; rows are candidate-major (row j * n + i)."""
+        scores = self.critic.score(latents, states, mask).float().view(-1, n)
+        return scores.argmax(dim=0) * n + torch.arange(n, device=scores.device)
+
+    @torch.no_grad()
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
         """Normalised latents -> images in [-1, 1]."""
         return self.autoencoder.decode_normalized(latents)
@@ -109,24 +137,35 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         width: int = IMAGE_SIZE,
         output_type: str = "pil",
         return_attention: bool = False,
+        candidates: int | None = None,
     ) -> GenerationResult:
         prompts = prompt_list(prompt, height, width, self.supported_sizes)
         num_inference_steps = self.default_steps if num_inference_steps is None else num_inference_steps
         guidance_scale = self.default_guidance if guidance_scale is None else guidance_scale
         check_generation_args(num_inference_steps, guidance_scale, num_images_per_prompt)
+        candidates = self.candidates if candidates is None else candidates
+        if candidates < 1 or (candidates > 1 and self.critic is None):
+            raise ValueError(f"candidates must be 1, or more with a critic loaded; got {candidates}")
         negatives = [negative_prompt or ""] * len(prompts) if not isinstance(negative_prompt, list) else negative_prompt
         if len(negatives) != len(prompts):
             raise ValueError("negative_prompt must be a string or a list as long as prompt")
 
         expanded = [p for p in prompts for _ in range(num_images_per_prompt)]
-        batch = len(expanded)
-        seeds = image_seeds(generator, seed, batch)
-        if generator is None:
-            generator = [torch.Generator("cpu").manual_seed(s) for s in seeds]
+        n_images = len(expanded)
+        seeds = image_seeds(generator, seed, n_images)
+        if generator is None or candidates > 1:  # ranked candidates draw their noise from each image's seed
+            generator = [
+                torch.Generator("cpu").manual_seed(candidate_seed(s, j)) for j in range(candidates) for s in seeds
+            ]
+        # every candidate of every image is one row of the batch, candidate-major: row j * n_images + i
+        rows_prompts = expanded * candidates
+        batch = len(rows_prompts)
         use_cfg = guidance_scale > 1.0
-        cond, cond_mask = self.encode_prompts(expanded)
+        cond, cond_mask = self.encode_prompts(rows_prompts)
+        text_states, text_mask = cond, cond_mask
         if use_cfg:
             uncond, uncond_mask = self.encode_prompts([n for n in negatives for _ in range(num_images_per_prompt)])
+            uncond, uncond_mask = uncond.repeat(candidates, 1, 1), uncond_mask.repeat(candidates, 1)
             cond, cond_mask = torch.cat([uncond, cond]), torch.cat([uncond_mask, cond_mask])
 
         shape = (batch, self.unet.config.in_channels, self.unet.config.sample_size, self.unet.config.sample_size)
@@ -155,10 +194,17 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
                     x0 = self._predict_x0(x_t, out, t)
                     preview = lambda x0=x0: to_pil(self.decode_latents(x0[:1]))[0]  # noqa: E731
                     callback_on_step_end(StepInfo(i + 1, len(timesteps), int(t), preview))
+        best = torch.arange(n_images)
+        if candidates > 1:
+            best = self.best_candidates(latents, text_states, text_mask, n_images).cpu()
+            latents = latents[best.to(latents.device)]
         attention = None
         if return_attention:
-            attention = recorder.word_maps(self.text.tokenizer, expanded, self.text.max_tokens, size=IMAGE_SIZE)
+            maps = recorder.word_maps(self.text.tokenizer, rows_prompts, self.text.max_tokens, size=IMAGE_SIZE)
+            attention = [maps[int(row)] for row in best]
 
+        if output_type == "latent":  # normalised latents, undecoded (what a critic or another decoder reads)
+            return GenerationResult(latents, seeds, expanded, attention)  # type: ignore[arg-type]
         images = self.decode_latents(latents)
         if output_type == "pt":
             return GenerationResult(images, seeds, expanded, attention)  # type: ignore[arg-type]

@@ -97,7 +97,7 @@ def ranked():
 
 
 def test_each_image_is_its_best_candidate_as_the_discriminator_ranks_them(ranked):
-    from ml_engine.pipelines.gan import candidate_seed
+    from ml_engine.pipelines.base import candidate_seed
 
     prompts, seeds, k = ["a red circle", "two squares", "a cross above a circle"], [4, 9, 2], 3
     chosen = ranked(
@@ -114,7 +114,8 @@ def test_each_image_is_its_best_candidate_as_the_discriminator_ranks_them(ranked
     best = torch.stack(scores).argmax(dim=0)
     winners = torch.stack([images[int(j)][i] for i, j in enumerate(best)])
     assert best.tolist() != [0, 0, 0]  # some image is not its own seed's first draw
-    assert torch.equal(chosen.images, winners)
+    # one batch of all candidates against a batch per candidate: CPU kernels may round differently per batch size
+    assert (chosen.images - winners).abs().max() < 1e-4
     assert chosen.seeds == seeds  # an image keeps its own seed: the same call again draws the same picture
     assert candidate_seed(4, 0) == 4 and len({candidate_seed(4, j) for j in range(8)}) == 8
 

@@ -113,7 +113,13 @@ def test_config_files_reject_unknown_fields(tmp_path):
 def test_shipped_configs_parse():
     root = os.path.join(os.path.dirname(__file__), "..", "..", "configs")
     for name in os.listdir(root):
-        assert load_config(os.path.join(root, name)).kind in {"autoencoder", "diffusion", "gan", "domain_classifier"}
+        assert load_config(os.path.join(root, name)).kind in {
+            "autoencoder",
+            "diffusion",
+            "gan",
+            "critic",
+            "domain_classifier",
+        }
 
 
 def test_training_logs_params_curves_and_sample_grids_to_mlflow(tmp_path, trained_autoencoder, monkeypatch):

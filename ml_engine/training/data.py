@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from ml_engine.config import CACHE_ROOT
-from ml_engine.data.captions import caption_text, requirement_from_scene, training_requirement
+from ml_engine.data.captions import Requirement, caption_text, requirement_from_scene, training_requirement
 from ml_engine.data.negatives import near_miss
 from ml_engine.data.render import render_batch
 from ml_engine.data.scene import Scene, sample_scene
@@ -105,6 +105,38 @@ class ScenePool:
         save_file({"latents": latents}, path)
         return cls(scenes, latents, planned)
 
+    def draw(
+        self,
+        rng: np.random.Generator,
+        size: int,
+        caption_dropout: float,
+        paraphrase_prob: float,
+        weights: dict[str, float] | None,
+        negative_prob: float = 0.0,
+    ) -> CaptionedDraw:
+        """`size` scenes, each with a true caption and, for a `negative_prob` share, a near-miss false one."""
+        ids = rng.integers(0, len(self.scenes), size=size)
+        draw = CaptionedDraw(ids, [], [], [], [])
+        for i in ids:
+            req, negative, false = None, None, None
+            if rng.random() < caption_dropout:
+                draw.captions.append("")
+            else:
+                scene, whole_for = self.scenes[i], self.planned[i]
+                # a scene drawn whole keeps the caption that names all of it
+                if whole_for:
+                    req = requirement_from_scene(whole_for, scene, rng)
+                else:
+                    req = training_requirement(scene, rng, weights)
+                draw.captions.append(caption_text(req, rng, paraphrase_prob))
+                if negative_prob and rng.random() < negative_prob:
+                    false = near_miss(req, scene, rng)
+                    negative = caption_text(false, rng, paraphrase_prob) if false else None
+            draw.requirements.append(req)
+            draw.negatives.append(negative)
+            draw.negative_requirements.append(false)
+        return draw
+
     def batch(
         self,
         rng: np.random.Generator,
@@ -115,26 +147,16 @@ class ScenePool:
         negative_prob: float = 0.0,
     ) -> tuple[torch.Tensor, list[str], list[str | None]]:
         """Latents, true captions and, for a `negative_prob` share, a near-miss false caption (else None)."""
-        ids = rng.integers(0, len(self.scenes), size=size)
-        captions: list[str] = []
-        negatives: list[str | None] = []
-        for i in ids:
-            negative = None
-            if rng.random() < caption_dropout:
-                captions.append("")
-            else:
-                scene, whole_for = self.scenes[i], self.planned[i]
-                # a scene drawn whole keeps the caption that names all of it
-                if whole_for:
-                    req = requirement_from_scene(whole_for, scene, rng)
-                else:
-                    req = training_requirement(scene, rng, weights)
-                captions.append(caption_text(req, rng, paraphrase_prob))
-                if negative_prob and rng.random() < negative_prob:
-                    false = near_miss(req, scene, rng)
-                    negative = caption_text(false, rng, paraphrase_prob) if false else None
-            negatives.append(negative)
-        return self.latents[torch.from_numpy(ids)], captions, negatives
+        draw = self.draw(rng, size, caption_dropout, paraphrase_prob, weights, negative_prob)
+        return self.latents[torch.from_numpy(draw.ids)], draw.captions, draw.negatives
+
+
+class CaptionedDraw(NamedTuple):
+    ids: np.ndarray  # pool indices
+    captions: list[str]  # true of the scene ("" where dropped for guidance)
+    requirements: list[Requirement | None]  # what each caption claims (None where dropped)
+    negatives: list[str | None]  # a near-miss false caption, where one was asked for and found
+    negative_requirements: list[Requirement | None]  # what each near miss claims
 
 
 class LatentRun(NamedTuple):

@@ -1,0 +1,48 @@
+"""`python -m ml_engine attach-critic --model DIR --critic DIR --candidates K [--out DIR]`: give a diffusion model
+a trained LatentCritic (`train --config configs/critic.json`) and the number of candidates it ranks by default.
+
+The critic is saved as the folder's `critic` component and `candidates` goes into its model_index.json, so the
+studio, `generate`, `evaluate` and the benchmark all sample the ranked way from then on; `--candidates 1` keeps
+the critic but samples one latent an image.
+"""
+
+from __future__ import annotations
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser("attach-critic", help="ship a trained latent critic with a diffusion model, to rank candidates")
+    p.add_argument("--model", required=True, help="a ShapesDiffusionPipeline folder")
+    p.add_argument("--critic", required=True, help="a trained LatentCritic folder (its config.json and weights)")
+    p.add_argument("--candidates", type=int, required=True, help="latents denoised per image by default")
+    p.add_argument("--out", help="where to save (default: the model folder itself)")
+    p.set_defaults(func=run)
+
+
+def critic_class(folder: str):
+    """The class a saved critic folder names: a LatentCritic, or a GAN's discriminator (same latent space)."""
+    import json
+    import os
+
+    from ml_engine.models.critic import LatentCritic
+    from ml_engine.models.gan import GANDiscriminator
+
+    classes = {"LatentCritic": LatentCritic, "GANDiscriminator": GANDiscriminator}
+    with open(os.path.join(folder, "config.json")) as f:
+        name = json.load(f).get("_class_name")
+    if name not in classes:
+        raise SystemExit(f"{folder} holds a {name}, not a critic ({' or '.join(classes)})")
+    return classes[name]
+
+
+def run(args) -> int:
+    from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
+
+    if args.candidates < 1:
+        raise SystemExit("--candidates must be at least 1")
+    pipe = ShapesDiffusionPipeline.from_pretrained(args.model)
+    pipe.register_modules(critic=critic_class(args.critic).from_pretrained(args.critic).eval())
+    pipe.register_to_config(candidates=args.candidates)
+    out = args.out or args.model
+    pipe.save_pretrained(out, safe_serialization=True)
+    print(f"saved {out}: {pipe.sampler_name}")
+    return 0

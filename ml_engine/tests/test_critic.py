@@ -1,0 +1,174 @@
+"""The latent critic: what it is trained on, a tiny training run, and ranked sampling in the diffusion pipeline."""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from ml_engine.config import CriticConfig
+from ml_engine.data.captions import passes
+from ml_engine.models.critic import LatentCritic
+from ml_engine.pipelines import load_pipeline
+from ml_engine.pipelines.base import candidate_seed
+from ml_engine.pipelines.tiny import build_tiny_pipeline, save_tiny_pipeline
+from ml_engine.training.data import ScenePool
+
+
+@pytest.fixture(scope="module")
+def ranked():
+    """The tiny diffusion pipeline with a tiny critic, so that it can rank candidates."""
+    from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
+
+    plain = build_tiny_pipeline()
+    torch.manual_seed(1)
+    critic = LatentCritic(width=32, layers=1, heads=2).eval()
+    pipe = ShapesDiffusionPipeline(
+        plain.autoencoder, plain.unet, plain.scheduler, critic=critic, text_encoder=plain.text
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def test_the_critic_reads_every_word_but_not_the_padding():
+    critic = LatentCritic(width=32, layers=2, heads=2).eval()
+    latents, words = torch.randn(2, 16, 8, 8), torch.randn(2, 5, 384)
+    mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
+    logits = critic(latents, words, mask)
+    assert logits.shape == (2,)
+    changed_padding = words.clone()
+    changed_padding[0, 3:] = 100.0
+    assert torch.allclose(critic(latents, changed_padding, mask)[0], logits[0], atol=1e-5)
+    changed_word = words.clone()
+    changed_word[0, 1] += 1.0
+    assert not torch.allclose(critic(latents, changed_word, mask)[0], logits[0], atol=1e-4)
+
+
+def test_each_image_is_its_best_candidate_as_the_critic_ranks_them(ranked):
+    prompts, seeds, k = ["a red circle", "two squares", "a cross above a circle"], [4, 9, 2], 3
+    chosen = ranked(
+        prompts,
+        seed=None,
+        generator=[torch.Generator().manual_seed(s) for s in seeds],
+        candidates=k,
+        num_inference_steps=3,
+        output_type="pt",
+    )
+    states, mask = ranked.text(prompts)
+    scores, images = [], []
+    for j in range(k):  # every candidate on its own: a one-candidate call with the candidate's seed draws it
+        generators = [torch.Generator().manual_seed(candidate_seed(s, j)) for s in seeds]
+        alone = ranked(prompts, generator=generators, num_inference_steps=3, output_type="latent")
+        scores.append(ranked.critic(alone.images, states, mask))
+        images.append(ranked.decode_latents(alone.images))
+    best = torch.stack(scores).argmax(dim=0)
+    winners = torch.stack([images[int(j)][i] for i, j in enumerate(best)])
+    assert best.tolist() != [0, 0, 0]  # some image is not its own seed's first draw
+    # one batch of 9 rows against three batches of 3: CPU kernels may round differently per batch size
+    assert (chosen.images - winners).abs().max() < 1e-3
+    assert chosen.seeds == seeds
+
+
+def test_one_candidate_is_the_plain_image_and_ranking_needs_a_critic(ranked, tiny_pipeline):
+    from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
+
+    one = ranked("two squares", seed=3, candidates=1, num_inference_steps=3, output_type="pt").images
+    plain = build_tiny_pipeline()("two squares", seed=3, num_inference_steps=3, output_type="pt").images
+    assert torch.equal(one, plain)
+    with pytest.raises(ValueError, match="candidates must be 1"):
+        tiny_pipeline("two squares", seed=3, candidates=2)
+    with pytest.raises(ValueError, match="candidates must be 1"):
+        ranked("two squares", seed=3, candidates=0)
+    with pytest.raises(ValueError, match="needs a critic"):
+        ShapesDiffusionPipeline(
+            ranked.autoencoder, ranked.unet, ranked.scheduler, text_encoder=ranked.text, candidates=2
+        )
+
+
+def test_the_critic_and_the_number_of_candidates_are_saved_with_the_model(ranked, tmp_path):
+    ranked.register_to_config(candidates=2)
+    try:
+        ranked.save_pretrained(str(tmp_path / "ranked"), safe_serialization=True)
+    finally:
+        ranked.register_to_config(candidates=1)
+    loaded = load_pipeline(str(tmp_path / "ranked"))
+    assert loaded.candidates == 2 and isinstance(loaded.critic, LatentCritic)
+    assert loaded.sampler_name.endswith("best of 2 ranked by a critic")
+    expected = ranked("a circle", seed=5, candidates=2, num_inference_steps=3, output_type="pt").images
+    assert torch.equal(loaded("a circle", seed=5, num_inference_steps=3, output_type="pt").images, expected)
+    attention = loaded("a circle", seed=5, num_inference_steps=3, return_attention=True).attention
+    assert len(attention) == 1 and "circle" in attention[0].words
+
+
+def test_verdicts_pair_each_caption_with_a_scene_it_is_true_of_and_two_it_is_not(tmp_path):
+    from ml_engine.training.critic import verdicts_for
+
+    autoencoder = build_tiny_pipeline().autoencoder
+    pool = ScenePool.build(autoencoder, 64, seed=3, cache_dir=str(tmp_path))
+    weights = {"single_object": 0.1, "counting": 1.0, "position": 1.0, "color_attr": 1.0}
+    draw = pool.draw(np.random.default_rng(0), 32, 0.0, 0.0, weights, negative_prob=1.0)
+    verdicts = verdicts_for(pool, draw, other_image_weight=0.5)
+    kinds = {"true": 0, "near_miss": 0, "other_scene": 0}
+    for i, (row, kind, target, weight) in enumerate(
+        zip(verdicts.rows, verdicts.kinds, verdicts.targets, verdicts.weights, strict=True)
+    ):
+        scene = pool.scenes[draw.ids[row]]
+        assert passes(verdicts.requirements[i], scene.objects) == (target == 1.0)  # checked against the graph
+        assert weight == (0.5 if kind == "other_scene" else 1.0)
+        if kind != "true":
+            assert verdicts.captions[i] != draw.captions[row]
+        kinds[kind] += 1
+    assert kinds["true"] == 32 and kinds["near_miss"] >= 24 and kinds["other_scene"] >= 24
+
+
+def test_tiny_critic_training_checkpoints_resumes_and_saves_a_loadable_critic(tmp_path, monkeypatch):
+    from ml_engine.training.critic import train_critic
+
+    monkeypatch.setattr("ml_engine.config.CACHE_ROOT", str(tmp_path / "cache"))
+    monkeypatch.setattr("ml_engine.training.data.CACHE_ROOT", str(tmp_path / "cache"))
+    autoencoder = save_tiny_pipeline(str(tmp_path / "tiny-dm"))
+    config = CriticConfig(
+        name="critic-test",
+        autoencoder=autoencoder,
+        width=32,
+        layers=1,
+        heads=2,
+        batch_size=16,
+        warmup_steps=2,
+        max_steps=6,
+        checkpoint_every=3,
+        eval_every=3,
+        log_every=2,
+        scene_pool=64,
+        eval_scenes=32,
+        mlflow=False,
+        output_dir=str(tmp_path / "critic"),
+    )
+    train_critic(dataclasses.replace(config, max_steps=3))
+    output = train_critic(config)  # resumes from the step-3 checkpoint
+    with open(os.path.join(output, "training.json")) as f:
+        summary = json.load(f)
+    assert summary["step"] == 6 and [c["step"] for c in summary["curve"]] == [3, 6]
+    assert 0.0 <= summary["curve"][-1]["verdicts"] <= 1.0
+    assert all(np.isfinite(loss) for _, loss in summary["loss_curve"])
+    critic = LatentCritic.from_pretrained(output)
+    assert critic.config.width == 32 and critic(
+        torch.randn(1, 16, 8, 8), torch.randn(1, 3, 384), torch.ones(1, 3)
+    ).shape == (1,)
+
+
+def test_attach_critic_ships_a_trained_critic_with_a_diffusion_model(tiny_pipeline_dir, tmp_path):
+    from ml_engine.cli import main
+
+    LatentCritic(width=32, layers=1, heads=2).save_pretrained(str(tmp_path / "critic"))
+    out = str(tmp_path / "ranked")
+    assert main(["attach-critic", "--model", tiny_pipeline_dir, "--critic", str(tmp_path / "critic"),
+                 "--candidates", "3", "--out", out]) == 0  # fmt: skip
+    loaded = load_pipeline(out)
+    assert loaded.candidates == 3 and isinstance(loaded.critic, LatentCritic)
+    assert load_pipeline(tiny_pipeline_dir).candidates == 1  # the source folder is left as it was
+    with pytest.raises(SystemExit, match="not a critic"):
+        main(["attach-critic", "--model", tiny_pipeline_dir, "--critic", os.path.join(tiny_pipeline_dir, "unet"),
+              "--candidates", "2", "--out", str(tmp_path / "bad")])  # fmt: skip

@@ -1,0 +1,200 @@
+"""Train the LatentCritic that ranks the diffusion model's candidates.
+
+Each step draws scenes from the latent pool with a true caption (drawn from the scene's graph, weighted
+to the hard categories like the generators' captions) and a near miss of it (data/negatives.py: the
+colours swapped, the relation turned round, the count off by one; checked false against the graph).
+Binary cross-entropy teaches three verdicts: the true caption on its scene is a match; the near miss
+on the same scene is not; the true caption on another scene of the batch, where the graph says it is
+false, is not either (the comparison ranking makes: one caption, several latents). The latents get
+Gaussian noise of a random strength, since the diffusion model's latents are never quite clean.
+
+Every `eval_every` steps, on held-out scenes (a pool of another seed, without noise): per category,
+how often the true caption outscores its near miss, and the share of all verdicts that are right.
+
+    python -m ml_engine train --config configs/critic.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from ml_engine.config import CriticConfig
+from ml_engine.data.captions import Requirement, passes
+from ml_engine.models.critic import LatentCritic
+from ml_engine.provenance import training_tags
+from ml_engine.tracking import Tracker
+from ml_engine.training.common import EMA, autocast, finish_run, load_checkpoint, lr_at, save_checkpoint
+from ml_engine.training.data import CaptionedDraw, ScenePool, latent_run_start
+
+
+class Verdicts:
+    """One step's rows: which latent, which caption and what it claims, and the kind of verdict."""
+
+    TARGETS = {"true": 1.0, "near_miss": 0.0, "other_scene": 0.0}
+
+    def __init__(self, other_scene_weight: float):
+        self.weight_of = {"true": 1.0, "near_miss": 1.0, "other_scene": other_scene_weight}
+        self.rows: list[int] = []
+        self.captions: list[str] = []
+        self.requirements: list[Requirement] = []
+        self.kinds: list[str] = []
+
+    def add(self, row: int, caption: str, requirement: Requirement, kind: str) -> None:
+        self.rows.append(row)
+        self.captions.append(caption)
+        self.requirements.append(requirement)
+        self.kinds.append(kind)
+
+    @property
+    def targets(self) -> list[float]:
+        return [self.TARGETS[k] for k in self.kinds]
+
+    @property
+    def weights(self) -> list[float]:
+        return [self.weight_of[k] for k in self.kinds]
+
+
+def verdicts_for(pool: ScenePool, draw: CaptionedDraw, other_image_weight: float) -> Verdicts:
+    """True caption on its scene (1), its near miss on it (0), and on the next scene where it is false (0)."""
+    verdicts = Verdicts(other_image_weight)
+    n = len(draw.ids)
+    negatives = zip(draw.negatives, draw.negative_requirements, strict=True)
+    for row, (caption, req, (negative, false)) in enumerate(
+        zip(draw.captions, draw.requirements, negatives, strict=True)
+    ):
+        verdicts.add(row, caption, req, "true")
+        if negative is not None:
+            verdicts.add(row, negative, false, "near_miss")
+        other = (row + 1) % n
+        if other_image_weight and not passes(req, pool.scenes[draw.ids[other]].objects):
+            verdicts.add(other, caption, req, "other_scene")
+    return verdicts
+
+
+def noisy(latents: torch.Tensor, max_std: float, generator: torch.Generator) -> torch.Tensor:
+    std = torch.rand(latents.shape[0], 1, 1, 1, generator=generator) * max_std
+    return latents + std * torch.randn(latents.shape, generator=generator)
+
+
+@torch.no_grad()
+def held_out_accuracy(critic: LatentCritic, pool: ScenePool, draw: CaptionedDraw, captions, device) -> dict:
+    """Per category, the share of scenes whose true caption outscores its near miss; and all verdicts' accuracy."""
+    critic.eval()
+    verdicts = verdicts_for(pool, draw, 1.0)
+    logits = []
+    for start in range(0, len(verdicts.rows), 512):
+        rows = torch.tensor(verdicts.rows[start : start + 512])
+        states, mask = captions.lookup(verdicts.captions[start : start + 512])
+        logits.append(critic(pool.latents[draw.ids[rows]].to(device), states.to(device), mask.to(device)).float().cpu())
+    logits = torch.cat(logits)
+    targets = torch.tensor(verdicts.targets)
+    right = ((logits > 0).float() == targets).float()
+    scores: dict[str, float] = {"verdicts": round(right.mean().item(), 4)}
+    positive = {
+        row: logits[i]
+        for i, (row, kind) in enumerate(zip(verdicts.rows, verdicts.kinds, strict=True))
+        if kind == "true"
+    }
+    wins: dict[str, list[float]] = {}
+    for i, (row, kind) in enumerate(zip(verdicts.rows, verdicts.kinds, strict=True)):
+        if kind == "near_miss":
+            wins.setdefault(draw.requirements[row].category, []).append(float(positive[row] > logits[i]))
+    for category, hits in sorted(wins.items()):
+        scores[f"near_miss/{category}"] = round(float(np.mean(hits)), 4)
+    critic.train()
+    return scores
+
+
+def train_critic(config: CriticConfig) -> str:
+    pool_seed = config.seed if config.pool_seed < 0 else config.pool_seed
+    autoencoder, pool, text, captions, caption_file = latent_run_start(config, pool_seed)
+    device = config.device
+    weights = config.category_weights or None
+    held_out = ScenePool.build(autoencoder, config.eval_scenes, pool_seed + 10_000)
+    held_out_draw = held_out.draw(np.random.default_rng(2024), config.eval_scenes, 0.0, 0.0, weights, 1.0)
+
+    critic = LatentCritic(width=config.width, layers=config.layers, heads=config.heads).to(device).train()
+    ema = EMA(critic, 0.999)
+    optimizer = torch.optim.AdamW(critic.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    info = load_checkpoint(config.run_dir, critic, ema, optimizer) or {"step": 0, "curve": [], "loss_curve": []}
+    step = info["step"]
+    rng = np.random.default_rng([config.seed, step])
+    noise = torch.Generator().manual_seed(config.seed * 1000 + step)
+    params = sum(p.numel() for p in critic.parameters())
+    tracker = Tracker(config.mlflow, config.experiment, config.name, os.path.join(config.run_dir, "tb"))
+    info["run_id"] = tracker.start(
+        {**vars(config), "critic_params": params},
+        resume_run_id=info.get("run_id"),
+        tags={"stage": "critic", **training_tags(config)},
+    )
+    ema_critic = LatentCritic(**critic.config).to(device).eval()
+
+    def evaluate_and_log():
+        ema.copy_to(ema_critic)
+        scores = held_out_accuracy(ema_critic, held_out, held_out_draw, captions, device)
+        info["curve"].append({"step": step, "images": step * config.batch_size, **scores})
+        tracker.metrics({f"eval/{k}": v for k, v in scores.items()}, step)
+        tqdm.write(f"step {step}: " + json.dumps(scores))
+
+    started, since_log = time.time(), time.time()
+    bar = tqdm(total=config.max_steps, initial=step, desc="critic", dynamic_ncols=True)
+    try:
+        while step < config.max_steps:
+            draw = pool.draw(rng, config.batch_size, 0.0, config.paraphrase_prob, weights, config.near_miss_prob)
+            verdicts = verdicts_for(pool, draw, config.other_image_weight)
+            latents = noisy(pool.latents[draw.ids[verdicts.rows]], config.latent_noise, noise)
+            states, mask = captions.lookup(verdicts.captions)
+            targets = torch.tensor(verdicts.targets, device=device)
+            loss_weights = torch.tensor(verdicts.weights, device=device)
+            lr = lr_at(step, config.lr, config.warmup_steps, config.max_steps, config.min_lr_ratio)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            with autocast(device, config.bf16):
+                logits = critic(latents.to(device), states.to(device), mask.to(device)).float()
+            loss = (F.binary_cross_entropy_with_logits(logits, targets, reduction="none") * loss_weights).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(critic.parameters(), config.grad_clip)
+            optimizer.step()
+            ema.update(critic, step)
+            step += 1
+            bar.update(1)
+            if step % config.log_every == 0:
+                rate = config.log_every * config.batch_size / (time.time() - since_log)
+                since_log = time.time()
+                bar.set_postfix(loss=f"{loss.item():.3f}", scenes_s=f"{rate:.0f}")
+                info["loss_curve"].append([step, round(loss.item(), 5)])
+                tracker.metrics({"loss": loss.item(), "lr": lr, "scenes_per_s": rate}, step)
+            if step % config.eval_every == 0:
+                evaluate_and_log()
+            timed_out = config.max_minutes and (time.time() - started) / 60 > config.max_minutes
+            if step % config.checkpoint_every == 0 or step == config.max_steps or timed_out:
+                save_checkpoint(config.run_dir, critic, ema, optimizer, {**info, "step": step})
+                captions.save(caption_file)
+            if timed_out:
+                tqdm.write(f"stopping after {config.max_minutes} minutes at step {step}; resume with the same command")
+                break
+    finally:
+        bar.close()
+
+    if step and (not info["curve"] or info["curve"][-1]["step"] != step):
+        evaluate_and_log()
+    ema.copy_to(ema_critic)
+    output = os.path.expanduser(config.output_dir or os.path.join(config.run_dir, "final"))
+    ema_critic.save_pretrained(output, safe_serialization=True)
+    summary = {
+        "config": vars(config),
+        "step": step,
+        "scenes_seen": step * config.batch_size,
+        "critic_params": params,
+        "curve": info["curve"],
+        "loss_curve": info["loss_curve"],
+    }
+    return finish_run(output, summary, tracker)
