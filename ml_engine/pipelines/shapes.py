@@ -113,8 +113,9 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
 
     @torch.no_grad()
     def best_candidates(self, latents: torch.Tensor, states: torch.Tensor, mask: torch.Tensor, n: int) -> torch.Tensor:
-        """Row index of each image's best candidate; rows are candidate-major (row j * n + i)."""
-        scores = self.critic.score(latents, states, mask).float().view(-1, n)
+        """Row index of each image's best candidate; rows are candidate-major (row j * n + i), states one per image."""
+        k = latents.shape[0] // n
+        scores = self.critic.score(latents, states.repeat(k, 1, 1), mask.repeat(k, 1)).float().view(k, n)
         return scores.argmax(dim=0) * n + torch.arange(n, device=scores.device)
 
     @torch.no_grad()
@@ -161,11 +162,13 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         rows_prompts = expanded * candidates
         batch = len(rows_prompts)
         use_cfg = guidance_scale > 1.0
-        cond, cond_mask = self.encode_prompts(rows_prompts)
-        text_states, text_mask = cond, cond_mask
+        # one text-encoder pass for the prompts and the negatives; candidates share their prompt's states
+        texts = expanded + ([n for n in negatives for _ in range(num_images_per_prompt)] if use_cfg else [])
+        states, mask = self.encode_prompts(texts)
+        text_states, text_mask = states[:n_images], mask[:n_images]
+        cond, cond_mask = text_states.repeat(candidates, 1, 1), text_mask.repeat(candidates, 1)
         if use_cfg:
-            uncond, uncond_mask = self.encode_prompts([n for n in negatives for _ in range(num_images_per_prompt)])
-            uncond, uncond_mask = uncond.repeat(candidates, 1, 1), uncond_mask.repeat(candidates, 1)
+            uncond, uncond_mask = states[n_images:].repeat(candidates, 1, 1), mask[n_images:].repeat(candidates, 1)
             cond, cond_mask = torch.cat([uncond, cond]), torch.cat([uncond_mask, cond_mask])
 
         shape = (batch, self.unet.config.in_channels, self.unet.config.sample_size, self.unet.config.sample_size)
