@@ -21,15 +21,22 @@ def plot_training(summary_path: str, out_path: str) -> None:
         summary = json.load(f)
     curve, losses = summary.get("curve", []), summary.get("loss_curve") or []
     batch = summary["config"]["batch_size"]
+    critic = summary["config"].get("kind") == "critic"  # a critic's curve is its held-out accuracy, not alignment
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
     for category in [*spec.CATEGORIES, "overall"]:
-        points = [(c["images"] / 1000, c[category]) for c in curve if category in c]
+        key = ("verdicts" if category == "overall" else f"near_miss/{category}") if critic else category
+        points = [(c["images"] / 1000, c[key]) for c in curve if key in c]
         if points:
             xs, ys = zip(*points, strict=True)
             style = {"linewidth": 3, "color": "black"} if category == "overall" else {"linewidth": 1.2}
-            left.plot(xs, ys, marker="o", markersize=3, label=category, **style)
-    left.set(xlabel="training images seen (thousands)", ylabel="pass rate", ylim=(0, 1.02),
-             title="alignment on fresh canonical prompts (EMA weights)")  # fmt: skip
+            label = "all verdicts right" if critic and category == "overall" else category
+            left.plot(xs, ys, marker="o", markersize=3, label=label, **style)
+    title = (
+        "held-out scenes: true caption outscores its near miss (EMA)"
+        if critic
+        else "alignment on fresh canonical prompts (EMA weights)"
+    )
+    left.set(xlabel="training images seen (thousands)", ylabel="pass rate", ylim=(0, 1.02), title=title)
     left.grid(alpha=0.3)
     left.legend(fontsize=8, ncol=2)
     before = summary.get("images_seen_before", 0)  # a run continued from an earlier model

@@ -30,7 +30,15 @@ from ml_engine.data.captions import Requirement, passes
 from ml_engine.models.critic import LatentCritic
 from ml_engine.provenance import training_tags
 from ml_engine.tracking import Tracker
-from ml_engine.training.common import EMA, autocast, finish_run, load_checkpoint, lr_at, save_checkpoint
+from ml_engine.training.common import (
+    EMA,
+    autocast,
+    finish_run,
+    load_checkpoint,
+    lr_at,
+    save_checkpoint,
+    schedule_step,
+)
 from ml_engine.training.data import CaptionedDraw, ScenePool, latent_run_start
 
 
@@ -153,7 +161,11 @@ def train_critic(config: CriticConfig) -> str:
             states, mask = captions.lookup(verdicts.captions)
             targets = torch.tensor(verdicts.targets, device=device)
             loss_weights = torch.tensor(verdicts.weights, device=device)
-            lr = lr_at(step, config.lr, config.warmup_steps, config.max_steps, config.min_lr_ratio)
+            minutes = (time.time() - started) / 60
+            at = schedule_step(
+                step, config.warmup_steps, config.max_steps, minutes, config.max_minutes, config.decay_by_time
+            )
+            lr = lr_at(at, config.lr, config.warmup_steps, config.max_steps, config.min_lr_ratio)
             for group in optimizer.param_groups:
                 group["lr"] = lr
             with autocast(device, config.bf16):
