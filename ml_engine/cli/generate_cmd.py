@@ -24,6 +24,9 @@ def add_parser(sub) -> None:
     p.add_argument("--seeds", default="0", help="comma-separated seeds for --prompts-file")
     p.add_argument("--steps", type=int, help="sampler steps (default: the model's)")
     p.add_argument("--guidance", type=float, help="classifier-free guidance scale (default: the model's)")
+    p.add_argument(
+        "--candidates", type=int, help="latents drawn per image and ranked by its critic (default: the model's)"
+    )
     p.add_argument("--model", default=None, help="a bundled model name (default: diffusion) or a folder")
     p.add_argument("--device", default="cpu")
     p.add_argument("--batch-size", type=int, default=64)
@@ -57,6 +60,8 @@ def run(args) -> int:
     steps = args.steps or pipe.default_steps
     guidance = pipe.default_guidance if args.guidance is None else args.guidance
     common = {"num_inference_steps": steps, "guidance_scale": guidance, "negative_prompt": args.negative_prompt}
+    if args.candidates is not None:
+        common["candidates"] = args.candidates
 
     if args.prompt is not None:
         bar = tqdm(total=steps, desc="denoising", file=sys.stderr, dynamic_ncols=True)
