@@ -139,6 +139,12 @@ class CriticConfig(CommonConfig):
     whole_scenes: float = 0.0
     pool_seed: int = -1  # seed of the scene pool (-1: `seed`); equal pools share their cached latents
     eval_scenes: int = 2048  # held-out scenes (a pool of their own seed) for the periodic accuracy
+    init_from: str = ""  # a LatentCritic folder this run starts from
+    redrawn_model: str = ""  # a diffusion model folder: part of each batch comes from scenes it redraws
+    # (training/redrawn.py), labelled latents that look like its samples; "" trains on clean latents only
+    redrawn_scenes: int = 12_000  # how many of the pool's scenes are redrawn (and of the held-out ones, all)
+    redrawn_start: int = 3  # the sampler step the redrawing starts from (of the model's default steps)
+    redrawn_share: float = 0.5  # share of steps whose batch comes from the redrawn scenes
 
 
 @dataclass

@@ -143,6 +143,9 @@ def test_tiny_critic_training_checkpoints_resumes_and_saves_a_loadable_critic(tm
         log_every=2,
         scene_pool=64,
         eval_scenes=32,
+        redrawn_model=autoencoder,  # the tiny diffusion model redraws part of the scenes
+        redrawn_scenes=24,
+        redrawn_start=1,
         mlflow=False,
         output_dir=str(tmp_path / "critic"),
     )
@@ -151,8 +154,15 @@ def test_tiny_critic_training_checkpoints_resumes_and_saves_a_loadable_critic(tm
     with open(os.path.join(output, "training.json")) as f:
         summary = json.load(f)
     assert summary["step"] == 6 and [c["step"] for c in summary["curve"]] == [3, 6]
-    assert 0.0 <= summary["curve"][-1]["verdicts"] <= 1.0
+    assert 0.0 <= summary["curve"][-1]["verdicts"] <= 1.0 and 0.0 <= summary["curve"][-1]["redrawn/verdicts"] <= 1.0
     assert all(np.isfinite(loss) for _, loss in summary["loss_curve"])
+    # a later run starts from the saved critic
+    again = train_critic(
+        dataclasses.replace(config, name="critic-test-2", init_from=output, max_steps=0, output_dir="")
+    )
+    assert torch.equal(
+        LatentCritic.from_pretrained(again).head.weight, LatentCritic.from_pretrained(output).head.weight
+    )
     critic = LatentCritic.from_pretrained(output)
     assert critic.config.width == 32 and critic(
         torch.randn(1, 16, 8, 8), torch.randn(1, 3, 384), torch.ones(1, 3)

@@ -31,7 +31,14 @@ from ml_engine.images import from_model_range, to_model_range
 from ml_engine.models.autoencoder import ShapesAutoencoder
 from ml_engine.provenance import training_tags
 from ml_engine.tracking import Tracker
-from ml_engine.training.common import autocast, load_checkpoint, lr_at, save_checkpoint, seed_everything
+from ml_engine.training.common import (
+    autocast,
+    load_checkpoint,
+    lr_at,
+    optimizer_step,
+    save_checkpoint,
+    seed_everything,
+)
 
 _BG = torch.tensor(spec.BACKGROUND, dtype=torch.float32).view(1, 3, 1, 1)
 
@@ -119,10 +126,7 @@ def train_autoencoder(config: AutoencoderConfig) -> str:
                 y = model.decode(z).float()
             err = y - x
             loss = (weights * (err.abs() + 0.5 * err.square())).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            optimizer.step()
+            optimizer_step(optimizer, loss, model.parameters(), config.grad_clip)
             step += 1
             bar.update(1)
             if step % config.log_every == 0:

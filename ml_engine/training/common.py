@@ -125,6 +125,15 @@ def load_checkpoint(
     return info
 
 
+def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, clip_params=None, clip: float = 0.0) -> None:
+    """Backward and one optimizer step, clipping the gradient norm of `clip_params` to `clip` when both are given."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if clip_params is not None and clip:
+        torch.nn.utils.clip_grad_norm_(clip_params, clip)
+    optimizer.step()
+
+
 def autocast(device: str, enabled: bool):
     dtype = torch.bfloat16
     return torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=dtype, enabled=enabled)

@@ -6,10 +6,13 @@ colours swapped, the relation turned round, the count off by one; checked false 
 Binary cross-entropy teaches three verdicts: the true caption on its scene is a match; the near miss
 on the same scene is not; the true caption on another scene of the batch, where the graph says it is
 false, is not either (the comparison ranking makes: one caption, several latents). The latents get
-Gaussian noise of a random strength, since the diffusion model's latents are never quite clean.
+Gaussian noise of a random strength, since the diffusion model's latents are never quite clean. With
+`redrawn_model`, a share of the batches comes instead from scenes that the diffusion model has redrawn
+(training/redrawn.py): the same labels, on latents that look like the model's own.
 
 Every `eval_every` steps, on held-out scenes (a pool of another seed, without noise): per category,
-how often the true caption outscores its near miss, and the share of all verdicts that are right.
+how often the true caption outscores its near miss, and the share of all verdicts that are right; with
+`redrawn_model`, the same again on the held-out scenes as the model redraws them (`redrawn/...`).
 
     python -m ml_engine train --config configs/critic.json
 """
@@ -36,10 +39,12 @@ from ml_engine.training.common import (
     finish_run,
     load_checkpoint,
     lr_at,
+    optimizer_step,
     save_checkpoint,
     schedule_step,
 )
 from ml_engine.training.data import CaptionedDraw, ScenePool, latent_run_start
+from ml_engine.training.redrawn import redrawn_pool
 
 
 class Verdicts:
@@ -127,8 +132,17 @@ def train_critic(config: CriticConfig) -> str:
     weights = config.category_weights or None
     held_out = ScenePool.build(autoencoder, config.eval_scenes, pool_seed + 10_000)
     held_out_draw = held_out.draw(np.random.default_rng(2024), config.eval_scenes, 0.0, 0.0, weights, 1.0)
+    redrawn = held_out_redrawn = None
+    if config.redrawn_model:
+        key = f"{pool_seed}-{len(pool)}"
+        redrawn = redrawn_pool(pool, config.redrawn_model, config.redrawn_scenes, config.redrawn_start, 1, key)
+        key = f"{pool_seed + 10_000}-{len(held_out)}"
+        held_out_redrawn = redrawn_pool(held_out, config.redrawn_model, len(held_out), config.redrawn_start, 2, key)
 
-    critic = LatentCritic(width=config.width, layers=config.layers, heads=config.heads).to(device).train()
+    if config.init_from:
+        critic = LatentCritic.from_pretrained(os.path.expanduser(config.init_from)).to(device).train()
+    else:
+        critic = LatentCritic(width=config.width, layers=config.layers, heads=config.heads).to(device).train()
     ema = EMA(critic, 0.999)
     optimizer = torch.optim.AdamW(critic.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     info = load_checkpoint(config.run_dir, critic, ema, optimizer) or {"step": 0, "curve": [], "loss_curve": []}
@@ -147,6 +161,9 @@ def train_critic(config: CriticConfig) -> str:
     def evaluate_and_log():
         ema.copy_to(ema_critic)
         scores = held_out_accuracy(ema_critic, held_out, held_out_draw, captions, device)
+        if held_out_redrawn is not None:  # the same scenes and verdicts, as the model redraws them
+            redrawn_scores = held_out_accuracy(ema_critic, held_out_redrawn, held_out_draw, captions, device)
+            scores.update({f"redrawn/{k}": v for k, v in redrawn_scores.items()})
         info["curve"].append({"step": step, "images": step * config.batch_size, **scores})
         tracker.metrics({f"eval/{k}": v for k, v in scores.items()}, step)
         tqdm.write(f"step {step}: " + json.dumps(scores))
@@ -155,9 +172,10 @@ def train_critic(config: CriticConfig) -> str:
     bar = tqdm(total=config.max_steps, initial=step, desc="critic", dynamic_ncols=True)
     try:
         while step < config.max_steps:
-            draw = pool.draw(rng, config.batch_size, 0.0, config.paraphrase_prob, weights, config.near_miss_prob)
-            verdicts = verdicts_for(pool, draw, config.other_image_weight)
-            latents = noisy(pool.latents[draw.ids[verdicts.rows]], config.latent_noise, noise)
+            source = redrawn if redrawn is not None and rng.random() < config.redrawn_share else pool
+            draw = source.draw(rng, config.batch_size, 0.0, config.paraphrase_prob, weights, config.near_miss_prob)
+            verdicts = verdicts_for(source, draw, config.other_image_weight)
+            latents = noisy(source.latents[draw.ids[verdicts.rows]], config.latent_noise, noise)
             states, mask = captions.lookup(verdicts.captions)
             targets = torch.tensor(verdicts.targets, device=device)
             loss_weights = torch.tensor(verdicts.weights, device=device)
@@ -171,10 +189,7 @@ def train_critic(config: CriticConfig) -> str:
             with autocast(device, config.bf16):
                 logits = critic(latents.to(device), states.to(device), mask.to(device)).float()
             loss = (F.binary_cross_entropy_with_logits(logits, targets, reduction="none") * loss_weights).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(critic.parameters(), config.grad_clip)
-            optimizer.step()
+            optimizer_step(optimizer, loss, critic.parameters(), config.grad_clip)
             ema.update(critic, step)
             step += 1
             bar.update(1)

@@ -37,6 +37,7 @@ from ml_engine.training.common import (
     finish_run,
     load_checkpoint,
     lr_at,
+    optimizer_step,
     save_checkpoint,
     schedule_step,
 )
@@ -156,10 +157,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
                     noise_scheduler, t, config.min_snr_gamma, config.prediction_type, config.min_snr_floor
                 )
             ).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(unet.parameters(), config.grad_clip)
-            optimizer.step()
+            optimizer_step(optimizer, loss, unet.parameters(), config.grad_clip)
             ema.update(unet, step)
             step += 1
             bar.update(1)

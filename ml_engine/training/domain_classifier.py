@@ -33,7 +33,7 @@ from ml_engine.data.render import render
 from ml_engine.data.scene import Scene, sample_scene
 from ml_engine.models.domain_classifier import LAYOUT_GRID, PAIRS, DomainClassifier, DomainClassifierConfig
 from ml_engine.tracking import Tracker
-from ml_engine.training.common import autocast, lr_at, seed_everything
+from ml_engine.training.common import autocast, lr_at, optimizer_step, seed_everything
 
 PAIR_INDEX = {pair: i for i, pair in enumerate(PAIRS)}
 AREA_FACTOR = {"circle": np.pi / 4, "square": 1.0, "triangle": spec.triangle_height(1) / 2, "cross": 5 / 9}
@@ -170,10 +170,7 @@ def train_domain_classifier(config: DomainClassifierTrainConfig) -> str:
             group["lr"] = lr
         with autocast(config.device, config.bf16):
             loss = classifier_loss(model(pixels), targets)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-        optimizer.step()
+        optimizer_step(optimizer, loss, model.parameters(), config.grad_clip)
         step += 1
         if step % config.log_every == 0 or step == config.max_steps:
             minutes = (clock() - started) / 60

@@ -37,6 +37,7 @@ from ml_engine.training.common import (
     finish_run,
     load_checkpoint,
     lr_at,
+    optimizer_step,
     save_checkpoint,
 )
 from ml_engine.training.data import latent_run_start
@@ -191,19 +192,14 @@ def train_gan(config: GANConfig) -> str:
             with autocast(device, config.bf16):
                 fake = pair.generator(noise, states, mask)
                 d_loss, stats = discriminator_loss(pair, real, fake, sentence, states, mask, mismatch, config)
-            optimizer.zero_grad(set_to_none=True)
-            d_loss.backward()
-            optimizer.step()
+            optimizer_step(optimizer, d_loss)
 
             # generator step (D frozen, so its parameters get no gradient and Adam leaves them alone)
             pair.discriminator.requires_grad_(False)
             with autocast(device, config.bf16):
                 fake = pair.generator(noise, states, mask)
                 g_loss, g_stats = generator_loss(pair, fake, sentence, states, mask, mismatch, near, config)
-            optimizer.zero_grad(set_to_none=True)
-            g_loss.backward()
-            torch.nn.utils.clip_grad_norm_(pair.generator.parameters(), config.grad_clip)
-            optimizer.step()
+            optimizer_step(optimizer, g_loss, pair.generator.parameters(), config.grad_clip)
             pair.discriminator.requires_grad_(True)
             ema.update(pair, step)
             step += 1
