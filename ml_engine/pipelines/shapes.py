@@ -111,6 +111,18 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
             return alpha * latents - sigma * model_output
         return (latents - sigma * model_output) / alpha  # epsilon
 
+    def conditioning(self, prompts: list[str], negatives: list[str], candidates: int):
+        """The prompts' states and mask (one row an image), and the UNet's conditioning for every batch row:
+        the negatives' rows first when there are any (guidance), each repeated for every candidate."""
+        states, mask = self.encode_prompts(prompts + negatives)  # one text-encoder pass for both
+        n = len(prompts)
+        text_states, text_mask = states[:n], mask[:n]
+        cond, cond_mask = text_states.repeat(candidates, 1, 1), text_mask.repeat(candidates, 1)
+        if negatives:
+            uncond, uncond_mask = states[n:].repeat(candidates, 1, 1), mask[n:].repeat(candidates, 1)
+            cond, cond_mask = torch.cat([uncond, cond]), torch.cat([uncond_mask, cond_mask])
+        return text_states, text_mask, cond, cond_mask
+
     @torch.no_grad()
     def best_candidates(self, latents: torch.Tensor, states: torch.Tensor, mask: torch.Tensor, n: int) -> torch.Tensor:
         """Row index of each image's best candidate; rows are candidate-major (row j * n + i), states one per image."""
@@ -162,14 +174,8 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         rows_prompts = expanded * candidates
         batch = len(rows_prompts)
         use_cfg = guidance_scale > 1.0
-        # one text-encoder pass for the prompts and the negatives; candidates share their prompt's states
-        texts = expanded + ([n for n in negatives for _ in range(num_images_per_prompt)] if use_cfg else [])
-        states, mask = self.encode_prompts(texts)
-        text_states, text_mask = states[:n_images], mask[:n_images]
-        cond, cond_mask = text_states.repeat(candidates, 1, 1), text_mask.repeat(candidates, 1)
-        if use_cfg:
-            uncond, uncond_mask = states[n_images:].repeat(candidates, 1, 1), mask[n_images:].repeat(candidates, 1)
-            cond, cond_mask = torch.cat([uncond, cond]), torch.cat([uncond_mask, cond_mask])
+        negatives = [n for n in negatives for _ in range(num_images_per_prompt)] if use_cfg else []
+        text_states, text_mask, cond, cond_mask = self.conditioning(expanded, negatives, candidates)
 
         shape = (batch, self.unet.config.in_channels, self.unet.config.sample_size, self.unet.config.sample_size)
         # noise is drawn on the CPU so the same seed gives the same image on any device
