@@ -23,6 +23,12 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 
+def critic_name(folder: str) -> str:
+    """A short name: the folder's, or its run's for a run's `final` folder."""
+    parts = os.path.normpath(folder).split(os.sep)
+    return parts[-2] if parts[-1] == "final" and len(parts) > 1 else parts[-1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="diffusion")
@@ -47,7 +53,7 @@ def main() -> None:
     ks = sorted(int(k) for k in args.ks.split(","))
     most = ks[-1]
     folders = args.critics.split(",")
-    critics = {os.path.basename(f.rstrip("/")) or f: critic_class(f).from_pretrained(f).eval() for f in folders}
+    critics = {critic_name(f): critic_class(f).from_pretrained(f).eval() for f in folders}
     prompts = prompt_set(args.per_category, seed=args.prompt_seed)
     report: dict[str, dict] = {}
     with torch.no_grad():
