@@ -122,3 +122,20 @@ def test_min_snr_floor_raises_only_the_high_noise_weights():
     assert plain[3] < 1e-6 and floored[3] == pytest.approx(1.0, abs=1e-6)  # the first sampling step's noise level
     assert floored[0] == plain[0]  # low noise (SNR > 1): unchanged
     assert torch.all(floored >= plain)
+
+
+def test_after_step_evaluates_checkpoints_and_stops_on_schedule():
+    from types import SimpleNamespace
+
+    from ml_engine.training.common import after_step
+
+    config = SimpleNamespace(eval_every=2, checkpoint_every=3, max_steps=7, max_minutes=0.0)
+    calls = []
+    for step in range(1, 8):
+        stop = after_step(step, config, 0.0, lambda: calls.append("eval"), lambda thorough: calls.append(thorough))
+        assert not stop
+    # evaluations at 2, 4, 6; checkpoints at 3, 6 and the last step (7), which alone is thorough
+    assert calls == ["eval", False, "eval", "eval", False, True]
+    spent = SimpleNamespace(eval_every=100, checkpoint_every=100, max_steps=1000, max_minutes=1e-9)
+    saved = []
+    assert after_step(5, spent, 0.0, lambda: None, saved.append) and saved == [True]  # time is up: a thorough save

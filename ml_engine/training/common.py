@@ -13,10 +13,13 @@ import math
 import os
 import random
 import shutil
+import time
+from collections.abc import Callable
 
 import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
+from tqdm import tqdm
 
 
 def seed_everything(seed: int) -> None:
@@ -132,6 +135,24 @@ def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, clip_pa
     if clip_params is not None and clip:
         torch.nn.utils.clip_grad_norm_(clip_params, clip)
     optimizer.step()
+
+
+def after_step(
+    step: int, config, started: float, evaluate: Callable[[], None], checkpoint: Callable[[bool], None]
+) -> bool:
+    """A training loop's bookkeeping once step `step` is done: evaluate every `eval_every` steps; checkpoint every
+    `checkpoint_every`, at the last step and when the time budget is spent, calling `checkpoint(thorough)`, where
+    thorough (every tenth checkpoint and the last) also saves what is slow to save. True means stop: the time
+    budget is spent."""
+    if step % config.eval_every == 0:
+        evaluate()
+    timed_out = bool(config.max_minutes) and (time.time() - started) / 60 > config.max_minutes
+    last = timed_out or step == config.max_steps
+    if step % config.checkpoint_every == 0 or last:
+        checkpoint(last or step % (10 * config.checkpoint_every) == 0)
+    if timed_out:
+        tqdm.write(f"stopping after {config.max_minutes} minutes at step {step}; resume with the same command")
+    return timed_out
 
 
 def autocast(device: str, enabled: bool):

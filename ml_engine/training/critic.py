@@ -35,6 +35,7 @@ from ml_engine.provenance import training_tags
 from ml_engine.tracking import Tracker
 from ml_engine.training.common import (
     EMA,
+    after_step,
     autocast,
     finish_run,
     load_checkpoint,
@@ -168,6 +169,11 @@ def train_critic(config: CriticConfig) -> str:
         tracker.metrics({f"eval/{k}": v for k, v in scores.items()}, step)
         tqdm.write(f"step {step}: " + json.dumps(scores))
 
+    def checkpoint(with_captions: bool):
+        save_checkpoint(config.run_dir, critic, ema, optimizer, {**info, "step": step})
+        if with_captions:  # large (GBs late in a run): saved rarely, unseen captions re-encode
+            captions.save(caption_file)
+
     started, since_log = time.time(), time.time()
     bar = tqdm(total=config.max_steps, initial=step, desc="critic", dynamic_ncols=True)
     try:
@@ -199,14 +205,7 @@ def train_critic(config: CriticConfig) -> str:
                 bar.set_postfix(loss=f"{loss.item():.3f}", scenes_s=f"{rate:.0f}")
                 info["loss_curve"].append([step, round(loss.item(), 5)])
                 tracker.metrics({"loss": loss.item(), "lr": lr, "scenes_per_s": rate}, step)
-            if step % config.eval_every == 0:
-                evaluate_and_log()
-            timed_out = config.max_minutes and (time.time() - started) / 60 > config.max_minutes
-            if step % config.checkpoint_every == 0 or step == config.max_steps or timed_out:
-                save_checkpoint(config.run_dir, critic, ema, optimizer, {**info, "step": step})
-                captions.save(caption_file)
-            if timed_out:
-                tqdm.write(f"stopping after {config.max_minutes} minutes at step {step}; resume with the same command")
+            if after_step(step, config, started, evaluate_and_log, checkpoint):
                 break
     finally:
         bar.close()

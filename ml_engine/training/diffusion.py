@@ -33,6 +33,7 @@ from ml_engine.schedulers import sampling_scheduler, training_scheduler
 from ml_engine.tracking import Tracker
 from ml_engine.training.common import (
     EMA,
+    after_step,
     autocast,
     finish_run,
     load_checkpoint,
@@ -128,6 +129,11 @@ def train_diffusion(config: DiffusionConfig) -> str:
         tracker.image(sheet, f"samples/step_{step:07d}.png")
         tqdm.write(f"step {step}: " + json.dumps({k: round(v, 3) for k, v in scores.items()}))
 
+    def checkpoint(with_captions: bool):
+        save_checkpoint(config.run_dir, unet, ema, optimizer, {**info, "step": step})
+        if with_captions:  # large (GBs late in a run): saved rarely, unseen captions re-encode
+            captions.save(caption_file)
+
     bar = tqdm(total=config.max_steps, initial=step, desc="diffusion", dynamic_ncols=True)
     try:
         while step < config.max_steps:
@@ -167,15 +173,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
                 bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{rate:.0f}")
                 info["loss_curve"].append([step, round(loss.item(), 5)])
                 tracker.metrics({"loss": loss.item(), "lr": optimizer.param_groups[0]["lr"], "img_per_s": rate}, step)
-            if step % config.eval_every == 0:
-                evaluate_and_log()
-            timed_out = config.max_minutes and (time.time() - started) / 60 > config.max_minutes
-            if step % config.checkpoint_every == 0 or step == config.max_steps or timed_out:
-                save_checkpoint(config.run_dir, unet, ema, optimizer, {**info, "step": step})
-                if step % (10 * config.checkpoint_every) == 0 or timed_out or step == config.max_steps:
-                    captions.save(caption_file)  # large (GBs late in a run): saved rarely, unseen captions re-encode
-            if timed_out:
-                tqdm.write(f"stopping after {config.max_minutes} minutes at step {step}; resume with the same command")
+            if after_step(step, config, started, evaluate_and_log, checkpoint):
                 break
     finally:
         bar.close()
