@@ -71,6 +71,9 @@ def main() -> None:
                 passed[j] = [passes(p.requirement, detect_objects(im)) for p, im in zip(group, images, strict=True)]
                 for name, critic in critics.items():
                     scores[name][j] = critic.score(latents, states, mask).float().numpy()
+            if len(scores) > 1:  # the judges together: each one's scores standardised over a prompt's candidates
+                standard = [(s - s.mean(0)) / (s.std(0) + 1e-6) for s in scores.values()]
+                scores["together"] = sum(standard)
             columns = np.arange(len(texts))
             row = {"one draw": passed[0].mean()}
             for k in ks:

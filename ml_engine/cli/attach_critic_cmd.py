@@ -8,11 +8,15 @@ the critic but samples one latent an image.
 
 from __future__ import annotations
 
+import os
+
 
 def add_parser(sub) -> None:
     p = sub.add_parser("attach-critic", help="ship a trained latent critic with a diffusion model, to rank candidates")
     p.add_argument("--model", required=True, help="a ShapesDiffusionPipeline folder")
-    p.add_argument("--critic", required=True, help="a trained LatentCritic folder (its config.json and weights)")
+    p.add_argument(
+        "--critic", required=True, help="a trained critic folder, or several (comma-separated) that rank together"
+    )
     p.add_argument("--candidates", type=int, required=True, help="latents denoised per image by default")
     p.add_argument("--out", help="where to save (default: the model folder itself)")
     p.set_defaults(func=run)
@@ -21,12 +25,10 @@ def add_parser(sub) -> None:
 def critic_class(folder: str):
     """The class a saved critic folder names: a LatentCritic, or a GAN's discriminator (same latent space)."""
     import json
-    import os
 
-    from ml_engine.models.critic import LatentCritic
-    from ml_engine.models.gan import GANDiscriminator
+    from ml_engine.models.critic import JudgePanel, judge_classes
 
-    classes = {"LatentCritic": LatentCritic, "GANDiscriminator": GANDiscriminator}
+    classes = {**judge_classes(), "JudgePanel": JudgePanel}
     with open(os.path.join(folder, "config.json")) as f:
         name = json.load(f).get("_class_name")
     if name not in classes:
@@ -39,8 +41,12 @@ def run(args) -> int:
 
     if args.candidates < 1:
         raise SystemExit("--candidates must be at least 1")
+    from ml_engine.models.critic import JudgePanel
+
+    folders = [os.path.expanduser(folder) for folder in args.critic.split(",")]
+    critics = [critic_class(folder).from_pretrained(folder).eval() for folder in folders]
     pipe = ShapesDiffusionPipeline.from_pretrained(args.model)
-    pipe.register_modules(critic=critic_class(args.critic).from_pretrained(args.critic).eval())
+    pipe.register_modules(critic=critics[0] if len(critics) == 1 else JudgePanel.of(critics).eval())
     pipe.register_to_config(candidates=args.candidates)
     out = args.out or args.model
     pipe.save_pretrained(out, safe_serialization=True)

@@ -59,3 +59,33 @@ class LatentCritic(ModelMixin, ConfigMixin):
     def score(self, latents: torch.Tensor, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The pipeline's ranking interface (GANDiscriminator.score is the other)."""
         return self(latents, words, mask)
+
+
+class JudgePanel(ModelMixin, ConfigMixin):
+    """Several critics that rank together: each one's scores are standardised over an image's candidates
+    (pipelines/shapes.py) and summed, so judges with different scales and strengths weigh alike. Measured: the
+    GAN's discriminator judges colour binding best and LatentCritic v2 counting (docs/shapes-model.md)."""
+
+    @register_to_config
+    def __init__(self, judges: tuple[tuple[str, dict], ...] = ()):
+        super().__init__()
+        # not `self.judges`: diffusers resolves an attribute named like a config entry to the config value
+        self.members = nn.ModuleList([judge_classes()[name](**config) for name, config in judges])
+
+    @classmethod
+    def of(cls, critics: list[nn.Module]) -> JudgePanel:
+        settings = [(type(c).__name__, {k: v for k, v in c.config.items() if not k.startswith("_")}) for c in critics]
+        panel = cls(judges=tuple(settings))
+        for mine, theirs in zip(panel.members, critics, strict=True):
+            mine.load_state_dict(theirs.state_dict())
+        return panel
+
+    def score(self, latents: torch.Tensor, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Every judge's scores, [judges, B]."""
+        return torch.stack([judge.score(latents, words, mask).float() for judge in self.members])
+
+
+def judge_classes() -> dict[str, type]:
+    from ml_engine.models.gan import GANDiscriminator
+
+    return {"LatentCritic": LatentCritic, "GANDiscriminator": GANDiscriminator}

@@ -39,7 +39,7 @@ from ml_engine import schedulers
 from ml_engine.attention.daam import capture_cross_attention
 from ml_engine.images import to_pil
 from ml_engine.models.autoencoder import ShapesAutoencoder
-from ml_engine.models.critic import LatentCritic
+from ml_engine.models.critic import JudgePanel, LatentCritic
 from ml_engine.models.gan import GANDiscriminator
 from ml_engine.pipelines.base import (
     GenerationResult,
@@ -65,7 +65,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         autoencoder: ShapesAutoencoder,
         unet: UNet2DConditionModel,
         scheduler: SchedulerMixin,
-        critic: LatentCritic | GANDiscriminator | None = None,
+        critic: LatentCritic | GANDiscriminator | JudgePanel | None = None,
         text_encoder: TextEncoder | None = None,
         default_steps: int = 20,
         default_guidance: float = 4.0,
@@ -127,8 +127,11 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
     def best_candidates(self, latents: torch.Tensor, states: torch.Tensor, mask: torch.Tensor, n: int) -> torch.Tensor:
         """Row index of each image's best candidate; rows are candidate-major (row j * n + i), states one per image."""
         k = latents.shape[0] // n
-        scores = self.critic.score(latents, states.repeat(k, 1, 1), mask.repeat(k, 1)).float().view(k, n)
-        return scores.argmax(dim=0) * n + torch.arange(n, device=scores.device)
+        scores = self.critic.score(latents, states.repeat(k, 1, 1), mask.repeat(k, 1)).float().view(-1, k, n)
+        # a panel of judges gives a row each: standardised over each image's candidates, then summed
+        standard = (scores - scores.mean(dim=1, keepdim=True)) / (scores.std(dim=1, keepdim=True) + 1e-6)
+        total = standard.sum(dim=0) if scores.shape[0] > 1 else scores[0]
+        return total.argmax(dim=0) * n + torch.arange(n, device=scores.device)
 
     @torch.no_grad()
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:

@@ -179,6 +179,56 @@ def test_attach_critic_ships_a_trained_critic_with_a_diffusion_model(tiny_pipeli
     loaded = load_pipeline(out)
     assert loaded.candidates == 3 and isinstance(loaded.critic, LatentCritic)
     assert load_pipeline(tiny_pipeline_dir).candidates == 1  # the source folder is left as it was
+    from ml_engine.models.critic import JudgePanel
+
+    two = f"{tmp_path / 'critic'},{tmp_path / 'critic'}"
+    assert (
+        main(["attach-critic", "--model", tiny_pipeline_dir, "--critic", two, "--candidates", "2", "--out", out]) == 0
+    )
+    panel = load_pipeline(out).critic
+    assert isinstance(panel, JudgePanel) and len(panel.members) == 2
     with pytest.raises(SystemExit, match="not a critic"):
         main(["attach-critic", "--model", tiny_pipeline_dir, "--critic", os.path.join(tiny_pipeline_dir, "unet"),
               "--candidates", "2", "--out", str(tmp_path / "bad")])  # fmt: skip
+
+
+def test_a_panel_of_judges_saves_loads_and_ranks_by_its_standardised_sum(ranked, tmp_path):
+    from ml_engine.models.critic import JudgePanel
+    from ml_engine.models.gan import GANDiscriminator
+    from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
+
+    torch.manual_seed(2)
+    panel = JudgePanel.of(
+        [GANDiscriminator(widths=(16, 32), spectral_norm=False), LatentCritic(width=32, layers=1, heads=2)]
+    )
+    panel.eval().save_pretrained(str(tmp_path / "panel"))
+    loaded = JudgePanel.from_pretrained(str(tmp_path / "panel")).eval()
+    latents, words, mask = torch.randn(6, 16, 8, 8), torch.randn(6, 4, 384), torch.ones(6, 4)
+    assert torch.equal(loaded.score(latents, words, mask), panel.score(latents, words, mask))
+    assert loaded.score(latents, words, mask).shape == (2, 6)
+
+    pipe = ShapesDiffusionPipeline(
+        ranked.autoencoder, ranked.unet, ranked.scheduler, critic=loaded, text_encoder=ranked.text
+    )
+    prompts, seeds, k = ["two squares", "a cross above a circle"], [3, 8], 3
+    states, mask = pipe.text(prompts)
+    scores = []
+    for j in range(k):
+        generators = [torch.Generator().manual_seed(candidate_seed(s, j)) for s in seeds]
+        alone = pipe(prompts, generator=generators, num_inference_steps=3, output_type="latent").images
+        scores.append(loaded.score(alone, states, mask))  # [judges, images]
+    scores = torch.stack(scores, dim=1)  # [judges, candidates, images]
+    standard = (scores - scores.mean(1, keepdim=True)) / (scores.std(1, keepdim=True) + 1e-6)
+    best = standard.sum(0).argmax(0)
+    chosen = pipe(prompts, seed=None, generator=[torch.Generator().manual_seed(s) for s in seeds], candidates=k,
+                  num_inference_steps=3, output_type="latent").images  # fmt: skip
+    expected = [
+        pipe(
+            prompts[i],
+            generator=[torch.Generator().manual_seed(candidate_seed(seeds[i], int(best[i])))],
+            num_inference_steps=3,
+            output_type="latent",
+        ).images[0]  # fmt: skip
+        for i in range(len(prompts))
+    ]
+    assert (chosen - torch.stack(expected)).abs().max() < 1e-3
