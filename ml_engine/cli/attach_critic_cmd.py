@@ -37,12 +37,11 @@ def critic_class(folder: str):
 
 
 def run(args) -> int:
+    from ml_engine.models.critic import JudgePanel
     from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
 
     if args.candidates < 1:
         raise SystemExit("--candidates must be at least 1")
-    from ml_engine.models.critic import JudgePanel
-
     folders = [os.path.expanduser(folder) for folder in args.critic.split(",")]
     critics = [critic_class(folder).from_pretrained(folder).eval() for folder in folders]
     pipe = ShapesDiffusionPipeline.from_pretrained(args.model)

@@ -128,10 +128,10 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         """Row index of each image's best candidate; rows are candidate-major (row j * n + i), states one per image."""
         k = latents.shape[0] // n
         scores = self.critic.score(latents, states.repeat(k, 1, 1), mask.repeat(k, 1)).float().view(-1, k, n)
-        # a panel of judges gives a row each: standardised over each image's candidates, then summed
+        # a judge's row (a panel gives one each) standardised over each image's candidates, rows summed; for a
+        # single judge this keeps its order
         standard = (scores - scores.mean(dim=1, keepdim=True)) / (scores.std(dim=1, keepdim=True) + 1e-6)
-        total = standard.sum(dim=0) if scores.shape[0] > 1 else scores[0]
-        return total.argmax(dim=0) * n + torch.arange(n, device=scores.device)
+        return standard.sum(dim=0).argmax(dim=0) * n + torch.arange(n, device=scores.device)
 
     @torch.no_grad()
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:

@@ -137,6 +137,17 @@ def optimizer_step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, clip_pa
     optimizer.step()
 
 
+def set_scheduled_lr(optimizer: torch.optim.Optimizer, config, step: int, started: float) -> float:
+    """Set and return the learning rate of `step`: warm-up, then cosine decay by steps or, with `decay_by_time`,
+    by the share of `max_minutes` spent since `started`, whichever is further along."""
+    minutes = (time.time() - started) / 60
+    at = schedule_step(step, config.warmup_steps, config.max_steps, minutes, config.max_minutes, config.decay_by_time)
+    lr = lr_at(at, config.lr, config.warmup_steps, config.max_steps, config.min_lr_ratio)
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    return lr
+
+
 def after_step(
     step: int, config, started: float, evaluate: Callable[[], None], checkpoint: Callable[[bool], None]
 ) -> bool:

@@ -39,10 +39,9 @@ from ml_engine.training.common import (
     autocast,
     finish_run,
     load_checkpoint,
-    lr_at,
     optimizer_step,
     save_checkpoint,
-    schedule_step,
+    set_scheduled_lr,
 )
 from ml_engine.training.data import CaptionedDraw, ScenePool, latent_run_start
 from ml_engine.training.redrawn import redrawn_pool
@@ -98,15 +97,16 @@ def noisy(latents: torch.Tensor, max_std: float, generator: torch.Generator) -> 
 
 
 @torch.no_grad()
-def held_out_accuracy(critic: LatentCritic, pool: ScenePool, draw: CaptionedDraw, captions, device) -> dict:
-    """Per category, the share of scenes whose true caption outscores its near miss; and all verdicts' accuracy."""
-    critic.eval()
-    verdicts = verdicts_for(pool, draw, 1.0)
+def held_out_accuracy(
+    critic: LatentCritic, latents: torch.Tensor, draw: CaptionedDraw, verdicts: Verdicts, captions, device
+) -> dict:
+    """Per category, the share of scenes whose true caption outscores its near miss; and all verdicts' accuracy.
+    `latents` are the pool's that `draw` indexes, `verdicts` those of `draw`."""
     logits = []
     for start in range(0, len(verdicts.rows), 512):
         rows = torch.tensor(verdicts.rows[start : start + 512])
         states, mask = captions.lookup(verdicts.captions[start : start + 512])
-        logits.append(critic(pool.latents[draw.ids[rows]].to(device), states.to(device), mask.to(device)).float().cpu())
+        logits.append(critic(latents[draw.ids[rows]].to(device), states.to(device), mask.to(device)).float().cpu())
     logits = torch.cat(logits)
     targets = torch.tensor(verdicts.targets)
     right = ((logits > 0).float() == targets).float()
@@ -122,7 +122,6 @@ def held_out_accuracy(critic: LatentCritic, pool: ScenePool, draw: CaptionedDraw
             wins.setdefault(draw.requirements[row].category, []).append(float(positive[row] > logits[i]))
     for category, hits in sorted(wins.items()):
         scores[f"near_miss/{category}"] = round(float(np.mean(hits)), 4)
-    critic.train()
     return scores
 
 
@@ -133,6 +132,7 @@ def train_critic(config: CriticConfig) -> str:
     weights = config.category_weights or None
     held_out = ScenePool.build(autoencoder, config.eval_scenes, pool_seed + 10_000)
     held_out_draw = held_out.draw(np.random.default_rng(2024), config.eval_scenes, 0.0, 0.0, weights, 1.0)
+    held_out_verdicts = verdicts_for(held_out, held_out_draw, 1.0)  # the same at every evaluation
     redrawn = held_out_redrawn = None
     if config.redrawn_model:
         key = f"{pool_seed}-{len(pool)}"
@@ -161,9 +161,12 @@ def train_critic(config: CriticConfig) -> str:
 
     def evaluate_and_log():
         ema.copy_to(ema_critic)
-        scores = held_out_accuracy(ema_critic, held_out, held_out_draw, captions, device)
+        scores = held_out_accuracy(ema_critic, held_out.latents, held_out_draw, held_out_verdicts, captions, device)
         if held_out_redrawn is not None:  # the same scenes and verdicts, as the model redraws them
-            redrawn_scores = held_out_accuracy(ema_critic, held_out_redrawn, held_out_draw, captions, device)
+            redrawn_latents = held_out_redrawn.latents
+            redrawn_scores = held_out_accuracy(
+                ema_critic, redrawn_latents, held_out_draw, held_out_verdicts, captions, device
+            )
             scores.update({f"redrawn/{k}": v for k, v in redrawn_scores.items()})
         info["curve"].append({"step": step, "images": step * config.batch_size, **scores})
         tracker.metrics({f"eval/{k}": v for k, v in scores.items()}, step)
@@ -185,13 +188,7 @@ def train_critic(config: CriticConfig) -> str:
             states, mask = captions.lookup(verdicts.captions)
             targets = torch.tensor(verdicts.targets, device=device)
             loss_weights = torch.tensor(verdicts.weights, device=device)
-            minutes = (time.time() - started) / 60
-            at = schedule_step(
-                step, config.warmup_steps, config.max_steps, minutes, config.max_minutes, config.decay_by_time
-            )
-            lr = lr_at(at, config.lr, config.warmup_steps, config.max_steps, config.min_lr_ratio)
-            for group in optimizer.param_groups:
-                group["lr"] = lr
+            lr = set_scheduled_lr(optimizer, config, step, started)
             with autocast(device, config.bf16):
                 logits = critic(latents.to(device), states.to(device), mask.to(device)).float()
             loss = (F.binary_cross_entropy_with_logits(logits, targets, reduction="none") * loss_weights).mean()

@@ -37,10 +37,9 @@ from ml_engine.training.common import (
     autocast,
     finish_run,
     load_checkpoint,
-    lr_at,
     optimizer_step,
     save_checkpoint,
-    schedule_step,
+    set_scheduled_lr,
 )
 from ml_engine.training.data import latent_run_start
 
@@ -148,12 +147,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
             target = (
                 noise_scheduler.get_velocity(latents, noise, t) if config.prediction_type == "v_prediction" else noise
             )
-            minutes = (time.time() - started) / 60
-            at = schedule_step(
-                step, config.warmup_steps, config.max_steps, minutes, config.max_minutes, config.decay_by_time
-            )
-            for group in optimizer.param_groups:
-                group["lr"] = lr_at(at, config.lr, config.warmup_steps, config.max_steps, config.min_lr_ratio)
+            set_scheduled_lr(optimizer, config, step, started)
             with autocast(device, config.bf16):
                 pred = unet(noisy, t, encoder_hidden_states=states, encoder_attention_mask=mask).sample
             per_sample = F.mse_loss(pred.float(), target, reduction="none").mean(dim=(1, 2, 3))
