@@ -127,6 +127,9 @@ class CriticConfig(CommonConfig):
     width: int = 128  # models/critic.py
     layers: int = 4
     heads: int = 4
+    relative_bias: bool = False  # a learned attention bias per cell-to-cell offset (added at zero to an init_from)
+    grounding_heads: int = 0  # words told where they look over the cells, as (x, y) per head (models/critic.py)
+    word_positions: bool = False  # a learned embedding per token index: MiniLM's states carry little word order
     lr: float = 3e-4
     weight_decay: float = 0.01
     near_miss_prob: float = 1.0  # share of scenes that also get a near-miss false caption (data/negatives.py)
@@ -145,6 +148,9 @@ class CriticConfig(CommonConfig):
     redrawn_scenes: int = 12_000  # how many of the pool's scenes are redrawn (and of the held-out ones, all)
     redrawn_start: int = 3  # the sampler step the redrawing starts from (of the model's default steps)
     redrawn_share: float = 0.5  # share of steps whose batch comes from the redrawn scenes
+    counterfactual_prob: float = 0.0  # share of scenes that also get a counterfactual scene (data/counterfactuals.py):
+    # the true caption on the scene edited until it is false, rendered and encoded, the comparison ranking makes
+    counterfactual_weight: float = 1.0  # loss weight of those verdicts
 
 
 @dataclass

@@ -7,6 +7,10 @@ on the pairs of one prompt's candidates where one passes and one fails. The eval
 as it does in `evaluate`; the critics never see it.
 
     .venv/bin/python tools/ranking_headroom.py --critics ml_engine/weights/gan/discriminator[,PATH] [--ks 2,4,8]
+        [--reads latents,reencoded]
+
+`--reads reencoded` scores each critic on the candidates re-encoded from their decoded pictures as well (the
+pipeline's `judge_reads`); its rows are then named CRITIC/reencoded.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ def main() -> None:
     parser.add_argument("--steps", type=int, help="sampler steps (default: the model's)")
     parser.add_argument("--per-category", type=int, default=25)
     parser.add_argument("--prompt-seed", type=int, default=2)
+    parser.add_argument("--reads", default="latents", help="what the critics judge: latents, reencoded or both")
+    parser.add_argument("--panel", help="the judges (as named in the rows) ranked together (default: all of them)")
     parser.add_argument("--json", help="where to write the figures")
     args = parser.parse_args()
 
@@ -53,7 +59,10 @@ def main() -> None:
     ks = sorted(int(k) for k in args.ks.split(","))
     most = ks[-1]
     folders = args.critics.split(",")
+    reads = args.reads.split(",")
     critics = {critic_name(f): critic_class(f).from_pretrained(f).eval() for f in folders}
+    judges = {(name if read == "latents" else f"{name}/{read}"): (critic, read) for name, critic in critics.items()
+              for read in reads}  # fmt: skip
     prompts = prompt_set(args.per_category, seed=args.prompt_seed)
     report: dict[str, dict] = {}
     with torch.no_grad():
@@ -62,17 +71,21 @@ def main() -> None:
             texts = [p.text for p in group]
             states, mask = pipe.text(texts)
             passed = np.zeros((most, len(texts)), bool)
-            scores = {name: np.zeros((most, len(texts))) for name in critics}
+            scores = {name: np.zeros((most, len(texts))) for name in judges}
             for j in range(most):
                 generators = [torch.Generator().manual_seed(candidate_seed(1000 + i, j)) for i in range(len(texts))]
                 options = {"num_inference_steps": args.steps} if args.steps else {}
                 latents = pipe(texts, generator=generators, candidates=1, output_type="latent", **options).images
-                images = to_pil(pipe.decode_latents(latents))
+                pictures = pipe.decode_latents(latents)
+                images = to_pil(pictures)
                 passed[j] = [passes(p.requirement, detect_objects(im)) for p, im in zip(group, images, strict=True)]
-                for name, critic in critics.items():
-                    scores[name][j] = critic.score(latents, states, mask).float().numpy()
-            if len(scores) > 1:  # the judges together: each one's scores standardised over a prompt's candidates
-                standard = [(s - s.mean(0)) / (s.std(0) + 1e-6) for s in scores.values()]
+                reencoded = pipe.autoencoder.normalize(pipe.autoencoder.encode(pictures))
+                for name, (critic, read) in judges.items():
+                    judged = reencoded if read == "reencoded" else latents
+                    scores[name][j] = critic.score(judged, states, mask).float().numpy()
+            panel = args.panel.split(",") if args.panel else list(scores)
+            if len(panel) > 1:  # the judges together: each one's scores standardised over a prompt's candidates
+                standard = [(scores[name] - scores[name].mean(0)) / (scores[name].std(0) + 1e-6) for name in panel]
                 scores["together"] = sum(standard)
             columns = np.arange(len(texts))
             row = {"one draw": passed[0].mean()}

@@ -71,13 +71,13 @@ def clear_relation(a: SceneObject, b: SceneObject) -> str | None:
     return None
 
 
-def _jittered(color: str, rng: np.random.Generator) -> tuple[int, int, int]:
+def jittered_fill(color: str, rng: np.random.Generator) -> tuple[int, int, int]:
     base = np.array(spec.PALETTE[color])
     jitter = rng.integers(-spec.FILL_JITTER, spec.FILL_JITTER + 1, size=3)
     return tuple(int(v) for v in np.clip(base + jitter, 0, 255))
 
 
-def _place(
+def free_spot(
     shape: str, d: int, placed: list[SceneObject], rng: np.random.Generator, tries: int = 60
 ) -> tuple[int, int] | None:
     height = spec.triangle_height(d) if shape == "triangle" else d
@@ -111,9 +111,9 @@ def sample_scene(
             size = spec.SIZES[int(rng.integers(2))]
             lo, hi = spec.SIZE_RANGE[size]
             d = int(rng.integers(lo, hi + 1))
-            spot = _place(shape, d, objects, rng)
+            spot = free_spot(shape, d, objects, rng)
             if spot is None:
                 break
-            objects.append(SceneObject(shape, color, size, d, spot[0], spot[1], _jittered(color, rng)))
+            objects.append(SceneObject(shape, color, size, d, spot[0], spot[1], jittered_fill(color, rng)))
         if len(objects) == n:
             return Scene(objects)

@@ -26,11 +26,19 @@ def plot_training(summary_path: str, out_path: str) -> None:
     for category in [*spec.CATEGORIES, "overall"]:
         key = ("verdicts" if category == "overall" else f"near_miss/{category}") if critic else category
         points = [(c["images"] / 1000, c[key]) for c in curve if key in c]
+        color = None
         if points:
             xs, ys = zip(*points, strict=True)
             style = {"linewidth": 3, "color": "black"} if category == "overall" else {"linewidth": 1.2}
             label = "all verdicts right" if critic and category == "overall" else category
-            left.plot(xs, ys, marker="o", markersize=3, label=label, **style)
+            color = left.plot(xs, ys, marker="o", markersize=3, label=label, **style)[0].get_color()
+        # a critic trained on counterfactual scenes: the same caption scored higher on its scene than on the edit
+        edited_key = f"counterfactual/{category}"
+        hard = critic and category in ("counting", "position", "color_attr")
+        edited = [(c["images"] / 1000, c[edited_key]) for c in curve if edited_key in c] if hard else []
+        if edited:
+            xs, ys = zip(*edited, strict=True)
+            left.plot(xs, ys, linestyle="--", color=color, label=f"{category}, against its edited scene")
     title = (
         "held-out scenes: true caption outscores its near miss (EMA)"
         if critic

@@ -20,6 +20,18 @@ from torch import nn
 from ml_engine.text.encoder import HIDDEN as WORD_DIM
 
 
+WORD_ORDER_NORM = 3.0  # a word token's norm after word_in is 3-7 in a trained critic
+
+
+def sinusoids(length: int, width: int) -> torch.Tensor:
+    """[1, length, width], each row of unit norm."""
+    position = torch.arange(length).float()[:, None]
+    frequency = torch.exp(-torch.arange(0, width, 2).float() / width * torch.log(torch.tensor(10_000.0)))
+    table = torch.zeros(length, width)
+    table[:, 0::2], table[:, 1::2] = torch.sin(position * frequency), torch.cos(position * frequency)
+    return (table / table.norm(dim=-1, keepdim=True))[None]
+
+
 class LatentCritic(ModelMixin, ConfigMixin):
     @register_to_config
     def __init__(
@@ -30,6 +42,10 @@ class LatentCritic(ModelMixin, ConfigMixin):
         layers: int = 4,
         heads: int = 4,
         word_dim: int = WORD_DIM,
+        relative_bias: bool = False,
+        grounding_heads: int = 0,
+        word_positions: bool = False,
+        max_words: int = 32,
     ):
         super().__init__()
         self.stem = nn.Sequential(
@@ -37,11 +53,45 @@ class LatentCritic(ModelMixin, ConfigMixin):
         )
         self.cell_position = nn.Parameter(torch.randn(1, grid * grid, width) * 0.02)
         self.word_in = nn.Linear(word_dim, width)
+        # MiniLM's token states hardly say where in the caption a word stands: "circle" as the subject of "to the
+        # left of" and as its object are 0.96 alike (cosine), "circle" after "red" and after "blue" 0.998, so
+        # without an order the caption is nearly a bag of words, and which shape is left of which, or which colour
+        # goes with which shape, cannot be read. A learned embedding per token index gives the order back. It starts
+        # as the sinusoids of Vaswani et al. (2017) at about the words' own scale: from zero it hardly grew (a
+        # token index's gradient averages over whichever words stand there). Not `self.word_positions`: a config
+        # entry's name.
+        self.word_order = nn.Parameter(sinusoids(max_words, width) * WORD_ORDER_NORM) if word_positions else None
         self.token_type = nn.Parameter(torch.randn(3, width) * 0.02)  # summary, cell, word
         layer = nn.TransformerEncoderLayer(
             width, heads, 4 * width, dropout=0.0, activation="gelu", batch_first=True, norm_first=True
         )
         self.encoder = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        # a learned bias per head on each cell-to-cell offset (as in Swin, Liu et al., 2021): "is there a square to
+        # my right" becomes one attention pattern, where absolute position embeddings leave the comparison of two
+        # cells' places to be learnt through dot products; it starts at zero, so a critic without it carries over.
+        # (not `self.relative_bias`: diffusers resolves an attribute named like a config entry to the config value)
+        self.offset_bias = nn.Parameter(torch.zeros(heads, (2 * grid - 1) ** 2)) if relative_bias else None
+        ys, xs = torch.meshgrid(torch.arange(grid), torch.arange(grid), indexing="ij")
+        ys, xs = ys.flatten(), xs.flatten()
+        offsets = (ys[:, None] - ys[None, :] + grid - 1) * (2 * grid - 1) + (xs[:, None] - xs[None, :] + grid - 1)
+        self.register_buffer("offset_index", offsets, persistent=False)
+        # grounding: each word looks over the cells (`grounding_heads` soft attentions) and is told where, on
+        # average, it looked: an (x, y) per head, so the words for two shapes carry their places into the layers
+        # that compare them (a soft-argmax, as keypoint networks read positions). Zero-initialised output: a
+        # critic without it carries over unchanged.
+        self.grounding = None
+        if grounding_heads:
+            self.grounding = nn.ModuleDict(
+                {
+                    "query": nn.Linear(width, width),
+                    "key": nn.Linear(width, width),
+                    "out": nn.Linear(2 * grounding_heads, width),
+                }
+            )
+            nn.init.zeros_(self.grounding["out"].weight)
+            nn.init.zeros_(self.grounding["out"].bias)
+        places = torch.stack([xs, ys], dim=-1).float() / (grid - 1) * 2 - 1  # [cells, 2] in [-1, 1]
+        self.register_buffer("cell_places", places, persistent=False)
         self.norm = nn.LayerNorm(width)
         self.head = nn.Linear(width, 1)
 
@@ -50,11 +100,33 @@ class LatentCritic(ModelMixin, ConfigMixin):
         batch = latents.shape[0]
         cells = self.stem(latents).flatten(2).transpose(1, 2) + self.cell_position + self.token_type[1]
         words = self.word_in(words) + self.token_type[2]
+        if self.word_order is not None:
+            words = words + self.word_order[:, : words.shape[1]]
+        if self.grounding is not None:
+            words = words + self.where_words_look(words, cells)
         summary = self.token_type[0].expand(batch, 1, -1)
         tokens = torch.cat([summary, cells, words], dim=1)
         padding = torch.cat([mask.new_zeros(batch, 1 + cells.shape[1], dtype=torch.bool), ~mask.bool()], dim=1)
-        out = self.encoder(tokens, src_key_padding_mask=padding)
+        if self.offset_bias is None:
+            out = self.encoder(tokens, src_key_padding_mask=padding)
+        else:  # one additive mask [batch * heads, L, L]: the cells' offset biases, and -inf on the padded words
+            n, length = cells.shape[1], tokens.shape[1]
+            heads = self.config.heads
+            bias = tokens.new_zeros(heads, length, length)
+            bias[:, 1 : 1 + n, 1 : 1 + n] = self.offset_bias[:, self.offset_index].to(tokens.dtype)
+            blocked = tokens.new_zeros(batch, 1, 1, length).masked_fill(padding[:, None, None, :], float("-inf"))
+            attention_mask = (bias[None] + blocked).reshape(batch * heads, length, length)
+            out = self.encoder(tokens, mask=attention_mask)
         return self.head(self.norm(out[:, 0])).squeeze(-1)
+
+    def where_words_look(self, words: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        batch, length, width = words.shape
+        heads = self.config.grounding_heads
+        query = self.grounding["query"](words).view(batch, length, heads, -1).transpose(1, 2)
+        key = self.grounding["key"](cells).view(batch, cells.shape[1], heads, -1).transpose(1, 2)
+        looks = torch.softmax(query @ key.transpose(-1, -2) / query.shape[-1] ** 0.5, dim=-1)  # [B, heads, T, cells]
+        places = looks @ self.cell_places.to(looks.dtype)  # [B, heads, T, 2]
+        return self.grounding["out"](places.transpose(1, 2).reshape(batch, length, 2 * heads))
 
     def score(self, latents: torch.Tensor, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The pipeline's ranking interface (GANDiscriminator.score is the other)."""

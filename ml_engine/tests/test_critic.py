@@ -32,8 +32,12 @@ def ranked():
     return pipe
 
 
-def test_the_critic_reads_every_word_but_not_the_padding():
-    critic = LatentCritic(width=32, layers=2, heads=2).eval()
+@pytest.mark.parametrize("extras", [{}, {"relative_bias": True, "grounding_heads": 2, "word_positions": True}])
+def test_the_critic_reads_every_word_but_not_the_padding(extras):
+    critic = LatentCritic(width=32, layers=2, heads=2, **extras).eval()
+    for extra in (critic.offset_bias, critic.grounding and critic.grounding["out"].weight, critic.word_order):
+        if extra is not None:  # both start as no-ops; give them weights to be tested
+            torch.nn.init.normal_(extra)
     latents, words = torch.randn(2, 16, 8, 8), torch.randn(2, 5, 384)
     mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])
     logits = critic(latents, words, mask)
@@ -44,6 +48,43 @@ def test_the_critic_reads_every_word_but_not_the_padding():
     changed_word = words.clone()
     changed_word[0, 1] += 1.0
     assert not torch.allclose(critic(latents, changed_word, mask)[0], logits[0], atol=1e-4)
+
+
+def test_without_word_order_the_critic_reads_a_caption_as_a_bag_of_words():
+    """Why `word_positions` exists: the words' order reaches the critic only through the encoder's states."""
+    torch.manual_seed(4)
+    latents, words, mask = torch.randn(1, 16, 8, 8), torch.randn(1, 5, 384), torch.ones(1, 5)
+    swapped = words[:, [0, 3, 2, 1, 4]]  # "a circle left of square" -> "a square left of circle", states unchanged
+    bag = LatentCritic(width=32, layers=2, heads=2).eval()
+    assert torch.allclose(bag(latents, words, mask), bag(latents, swapped, mask), atol=1e-5)
+    ordered = LatentCritic(width=32, layers=2, heads=2, word_positions=True).eval()
+    torch.nn.init.normal_(ordered.word_order)
+    assert not torch.allclose(ordered(latents, words, mask), ordered(latents, swapped, mask), atol=1e-4)
+
+
+def test_offset_biases_grounding_and_word_order_are_added_to_a_trained_critic(tmp_path):
+    from ml_engine.training.critic import continued_critic
+
+    torch.manual_seed(3)
+    LatentCritic(width=32, layers=2, heads=2).eval().save_pretrained(str(tmp_path / "plain"))
+    plain = LatentCritic.from_pretrained(str(tmp_path / "plain")).eval()
+    biased = continued_critic(str(tmp_path / "plain"), relative_bias=True, grounding_heads=2).eval()
+    assert biased.config.relative_bias and biased.offset_bias.shape == (2, 15 * 15)
+    assert biased.config.grounding_heads == 2
+    latents, words, mask = torch.randn(3, 16, 8, 8), torch.randn(3, 4, 384), torch.ones(3, 4)
+    assert torch.allclose(biased(latents, words, mask), plain(latents, words, mask), atol=1e-5)
+    biased.train()
+    biased(latents, words, mask).sum().backward()
+    assert biased.offset_bias.grad.abs().sum() > 0  # both are on the path: training moves them
+    assert biased.grounding["out"].weight.grad.abs().sum() > 0
+    ordered = continued_critic(str(tmp_path / "plain"), word_positions=True).eval()
+    assert torch.allclose(ordered.word_order.norm(dim=-1), torch.full((1, 32), 3.0))  # at the words' own scale
+    assert torch.equal(ordered.head.weight, plain.head.weight)  # and the rest carried over
+    biased.save_pretrained(str(tmp_path / "biased"))
+    assert continued_critic(str(tmp_path / "biased"), relative_bias=True).config.grounding_heads == 2
+    # each offset has one bias: cells (0, 0) -> (0, 1) and (5, 5) -> (5, 6) share theirs, (0, 0) -> (1, 0) does not
+    index = biased.offset_index
+    assert index[0, 1] == index[5 * 8 + 5, 5 * 8 + 6] and index[0, 1] != index[0, 8]
 
 
 def test_each_image_is_its_best_candidate_as_the_critic_ranks_them(ranked):
@@ -87,6 +128,34 @@ def test_one_candidate_is_the_plain_image_and_ranking_needs_a_critic(ranked, tin
         )
 
 
+def test_a_critic_that_reads_re_encoded_pictures_ranks_them_and_its_winner_is_returned(ranked):
+    from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
+
+    pipe = ShapesDiffusionPipeline(
+        ranked.autoencoder, ranked.unet, ranked.scheduler, critic=ranked.critic, text_encoder=ranked.text,
+        judge_reads="reencoded",
+    )  # fmt: skip
+    prompts, seeds, k = ["two squares", "a circle below a cross"], [6, 1], 3
+    states, mask = pipe.text(prompts)
+    scores, images = [], []
+    for j in range(k):
+        generators = [torch.Generator().manual_seed(candidate_seed(s, j)) for s in seeds]
+        pictures = pipe(prompts, generator=generators, num_inference_steps=3, output_type="pt").images
+        with torch.no_grad():
+            scores.append(pipe.critic(pipe.autoencoder.normalize(pipe.autoencoder.encode(pictures)), states, mask))
+        images.append(pictures)
+    best = torch.stack(scores).argmax(dim=0)
+    chosen = pipe(prompts, seed=None, generator=[torch.Generator().manual_seed(s) for s in seeds], candidates=k,
+                  num_inference_steps=3, output_type="pt").images  # fmt: skip
+    winners = torch.stack([images[int(j)][i] for i, j in enumerate(best)])
+    assert (chosen - winners).abs().max() < 1e-3
+    with pytest.raises(ValueError, match="judge_reads"):
+        ShapesDiffusionPipeline(
+            ranked.autoencoder, ranked.unet, ranked.scheduler, critic=ranked.critic, text_encoder=ranked.text,
+            judge_reads="pixels",
+        )  # fmt: skip
+
+
 def test_the_critic_and_the_number_of_candidates_are_saved_with_the_model(ranked, tmp_path):
     ranked.register_to_config(candidates=2)
     try:
@@ -123,6 +192,33 @@ def test_verdicts_pair_each_caption_with_a_scene_it_is_true_of_and_two_it_is_not
     assert kinds["true"] == 32 and kinds["near_miss"] >= 24 and kinds["other_scene"] >= 24
 
 
+def test_counterfactual_verdicts_put_the_true_caption_on_its_scene_edited_until_false(tmp_path):
+    from ml_engine.data.render import render
+    from ml_engine.images import to_model_range
+    from ml_engine.training.critic import add_counterfactuals, verdicts_for
+
+    autoencoder = build_tiny_pipeline().autoencoder
+    pool = ScenePool.build(autoencoder, 64, seed=4, cache_dir=str(tmp_path))
+    weights = {"single_object": 0.1, "position": 1.0, "counting": 1.0}
+    draw = pool.draw(np.random.default_rng(1), 24, 0.0, 0.0, weights, negative_prob=1.0)
+    verdicts = verdicts_for(pool, draw, other_image_weight=0.5, counterfactual_weight=2.0)
+    before = len(verdicts.rows)
+    latents = add_counterfactuals(verdicts, pool, draw, autoencoder, np.random.default_rng(2), share=1.0)
+    added = list(range(before, len(verdicts.rows)))
+    assert len(added) >= 16 and latents.shape[0] == 24 + len(added)
+    assert torch.equal(latents[:24], pool.latents[torch.from_numpy(draw.ids)])
+    for i in added:
+        about = verdicts.about[i]
+        assert verdicts.kinds[i] == "counterfactual" and verdicts.targets[i] == 0.0 and verdicts.weights[i] == 2.0
+        assert verdicts.captions[i] == draw.captions[about] and verdicts.rows[i] >= 24
+        assert not torch.equal(latents[verdicts.rows[i]], latents[about])  # another picture, the same caption
+    # the edited scenes are encoded like the pool's: a scene's own render encodes to its pool latent
+    pixels = torch.from_numpy(render(pool.scenes[draw.ids[0]])).permute(2, 0, 1)[None].float()
+    with torch.no_grad():
+        again = autoencoder.normalize(autoencoder.encode(to_model_range(pixels)))
+    assert torch.allclose(again[0], latents[0], atol=1e-4)
+
+
 def test_tiny_critic_training_checkpoints_resumes_and_saves_a_loadable_critic(tmp_path, monkeypatch):
     from ml_engine.training.critic import train_critic
 
@@ -146,6 +242,7 @@ def test_tiny_critic_training_checkpoints_resumes_and_saves_a_loadable_critic(tm
         redrawn_model=autoencoder,  # the tiny diffusion model redraws part of the scenes
         redrawn_scenes=24,
         redrawn_start=1,
+        counterfactual_prob=1.0,
         mlflow=False,
         output_dir=str(tmp_path / "critic"),
     )
@@ -154,7 +251,9 @@ def test_tiny_critic_training_checkpoints_resumes_and_saves_a_loadable_critic(tm
     with open(os.path.join(output, "training.json")) as f:
         summary = json.load(f)
     assert summary["step"] == 6 and [c["step"] for c in summary["curve"]] == [3, 6]
-    assert 0.0 <= summary["curve"][-1]["verdicts"] <= 1.0 and 0.0 <= summary["curve"][-1]["redrawn/verdicts"] <= 1.0
+    last = summary["curve"][-1]
+    assert 0.0 <= last["verdicts"] <= 1.0 and 0.0 <= last["redrawn/verdicts"] <= 1.0
+    assert any(key.startswith("counterfactual/") for key in last)
     assert all(np.isfinite(loss) for _, loss in summary["loss_curve"])
     # a later run starts from the saved critic
     again = train_critic(

@@ -30,6 +30,10 @@ from tqdm import tqdm
 
 from ml_engine.config import CriticConfig
 from ml_engine.data.captions import Requirement, passes
+from ml_engine.data.counterfactuals import counterfactual
+from ml_engine.data.render import render_batch
+from ml_engine.data.scene import Scene
+from ml_engine.images import to_model_range
 from ml_engine.models.critic import LatentCritic
 from ml_engine.provenance import training_tags
 from ml_engine.tracking import Tracker
@@ -48,22 +52,30 @@ from ml_engine.training.redrawn import redrawn_pool
 
 
 class Verdicts:
-    """One step's rows: which latent, which caption and what it claims, and the kind of verdict."""
+    """One step's rows: which latent (of the drawn scenes, then their counterfactuals), which caption and what it
+    claims, the kind of verdict, and which drawn scene's true verdict it is compared with."""
 
-    TARGETS = {"true": 1.0, "near_miss": 0.0, "other_scene": 0.0}
+    TARGETS = {"true": 1.0, "near_miss": 0.0, "other_scene": 0.0, "counterfactual": 0.0}
 
-    def __init__(self, other_scene_weight: float):
-        self.weight_of = {"true": 1.0, "near_miss": 1.0, "other_scene": other_scene_weight}
+    def __init__(self, other_scene_weight: float, counterfactual_weight: float = 1.0):
+        self.weight_of = {
+            "true": 1.0,
+            "near_miss": 1.0,
+            "other_scene": other_scene_weight,
+            "counterfactual": counterfactual_weight,
+        }
         self.rows: list[int] = []
         self.captions: list[str] = []
         self.requirements: list[Requirement] = []
         self.kinds: list[str] = []
+        self.about: list[int] = []
 
-    def add(self, row: int, caption: str, requirement: Requirement, kind: str) -> None:
+    def add(self, row: int, caption: str, requirement: Requirement, kind: str, about: int | None = None) -> None:
         self.rows.append(row)
         self.captions.append(caption)
         self.requirements.append(requirement)
         self.kinds.append(kind)
+        self.about.append(row if about is None else about)
 
     @property
     def targets(self) -> list[float]:
@@ -74,9 +86,11 @@ class Verdicts:
         return [self.weight_of[k] for k in self.kinds]
 
 
-def verdicts_for(pool: ScenePool, draw: CaptionedDraw, other_image_weight: float) -> Verdicts:
+def verdicts_for(
+    pool: ScenePool, draw: CaptionedDraw, other_image_weight: float, counterfactual_weight: float = 1.0
+) -> Verdicts:
     """True caption on its scene (1), its near miss on it (0), and on the next scene where it is false (0)."""
-    verdicts = Verdicts(other_image_weight)
+    verdicts = Verdicts(other_image_weight, counterfactual_weight)
     n = len(draw.ids)
     negatives = zip(draw.negatives, draw.negative_requirements, strict=True)
     for row, (caption, req, (negative, false)) in enumerate(
@@ -87,8 +101,31 @@ def verdicts_for(pool: ScenePool, draw: CaptionedDraw, other_image_weight: float
             verdicts.add(row, negative, false, "near_miss")
         other = (row + 1) % n
         if other_image_weight and not passes(req, pool.scenes[draw.ids[other]].objects):
-            verdicts.add(other, caption, req, "other_scene")
+            verdicts.add(other, caption, req, "other_scene", about=row)
     return verdicts
+
+
+def add_counterfactuals(
+    verdicts: Verdicts, pool: ScenePool, draw: CaptionedDraw, autoencoder, rng: np.random.Generator, share: float
+) -> torch.Tensor:
+    """For a `share` of the drawn scenes, the scene edited until its caption is false (data/counterfactuals.py),
+    as a verdict on the same caption; returns the latents the verdicts' rows index: drawn scenes, then edits."""
+    edited: list[Scene] = []
+    for row, (caption, req) in enumerate(zip(draw.captions, draw.requirements, strict=True)):
+        if req is None or rng.random() >= share:
+            continue
+        scene = counterfactual(req, pool.scenes[draw.ids[row]], rng)
+        if scene is not None:
+            verdicts.add(len(draw.ids) + len(edited), caption, req, "counterfactual", about=row)
+            edited.append(scene)
+    latents = pool.latents[torch.from_numpy(draw.ids)]
+    return torch.cat([latents, encode_scenes(autoencoder, edited)]) if edited else latents
+
+
+@torch.no_grad()
+def encode_scenes(autoencoder, scenes: list[Scene]) -> torch.Tensor:
+    pixels = torch.from_numpy(render_batch(scenes)).permute(0, 3, 1, 2).float().to(autoencoder.device)
+    return autoencoder.normalize(autoencoder.encode(to_model_range(pixels))).float().cpu()
 
 
 def noisy(latents: torch.Tensor, max_std: float, generator: torch.Generator) -> torch.Tensor:
@@ -100,13 +137,14 @@ def noisy(latents: torch.Tensor, max_std: float, generator: torch.Generator) -> 
 def held_out_accuracy(
     critic: LatentCritic, latents: torch.Tensor, draw: CaptionedDraw, verdicts: Verdicts, captions, device
 ) -> dict:
-    """Per category, the share of scenes whose true caption outscores its near miss; and all verdicts' accuracy.
-    `latents` are the pool's that `draw` indexes, `verdicts` those of `draw`."""
+    """Per category, the share of scenes whose true caption outscores its near miss, and the share whose true
+    caption scores higher on the scene than on its counterfactual; and all verdicts' accuracy. `latents` are the
+    ones `verdicts.rows` index (the drawn scenes', then their counterfactuals')."""
     logits = []
     for start in range(0, len(verdicts.rows), 512):
         rows = torch.tensor(verdicts.rows[start : start + 512])
         states, mask = captions.lookup(verdicts.captions[start : start + 512])
-        logits.append(critic(latents[draw.ids[rows]].to(device), states.to(device), mask.to(device)).float().cpu())
+        logits.append(critic(latents[rows].to(device), states.to(device), mask.to(device)).float().cpu())
     logits = torch.cat(logits)
     targets = torch.tensor(verdicts.targets)
     right = ((logits > 0).float() == targets).float()
@@ -117,12 +155,33 @@ def held_out_accuracy(
         if kind == "true"
     }
     wins: dict[str, list[float]] = {}
-    for i, (row, kind) in enumerate(zip(verdicts.rows, verdicts.kinds, strict=True)):
-        if kind == "near_miss":
-            wins.setdefault(draw.requirements[row].category, []).append(float(positive[row] > logits[i]))
-    for category, hits in sorted(wins.items()):
-        scores[f"near_miss/{category}"] = round(float(np.mean(hits)), 4)
+    for i, (about, kind) in enumerate(zip(verdicts.about, verdicts.kinds, strict=True)):
+        if kind in ("near_miss", "counterfactual"):
+            key = f"{kind}/{draw.requirements[about].category}"
+            wins.setdefault(key, []).append(float(positive[about] > logits[i]))
+    for key, hits in sorted(wins.items()):
+        scores[key] = round(float(np.mean(hits)), 4)
     return scores
+
+
+def continued_critic(
+    folder: str, relative_bias: bool = False, grounding_heads: int = 0, word_positions: bool = False
+) -> LatentCritic:
+    """A saved critic to train on, given the offset bias, grounding or word order it lacks (the first two start as
+    no-ops; word order starts as sinusoids, models/critic.py)."""
+    start = LatentCritic.from_pretrained(folder)
+    settings = {k: v for k, v in start.config.items() if not k.startswith("_")}
+    wanted = {
+        **settings,
+        "relative_bias": settings.get("relative_bias", False) or relative_bias,
+        "grounding_heads": max(settings.get("grounding_heads", 0), grounding_heads),
+        "word_positions": settings.get("word_positions", False) or word_positions,
+    }
+    if wanted == settings:
+        return start
+    critic = LatentCritic(**wanted)
+    critic.load_state_dict(start.state_dict(), strict=False)  # every weight but the new ones
+    return critic
 
 
 def train_critic(config: CriticConfig) -> str:
@@ -133,6 +192,9 @@ def train_critic(config: CriticConfig) -> str:
     held_out = ScenePool.build(autoencoder, config.eval_scenes, pool_seed + 10_000)
     held_out_draw = held_out.draw(np.random.default_rng(2024), config.eval_scenes, 0.0, 0.0, weights, 1.0)
     held_out_verdicts = verdicts_for(held_out, held_out_draw, 1.0)  # the same at every evaluation
+    held_out_latents = add_counterfactuals(
+        held_out_verdicts, held_out, held_out_draw, autoencoder, np.random.default_rng(2025), 1.0
+    )
     redrawn = held_out_redrawn = None
     if config.redrawn_model:
         key = f"{pool_seed}-{len(pool)}"
@@ -141,9 +203,19 @@ def train_critic(config: CriticConfig) -> str:
         held_out_redrawn = redrawn_pool(held_out, config.redrawn_model, len(held_out), config.redrawn_start, 2, key)
 
     if config.init_from:
-        critic = LatentCritic.from_pretrained(os.path.expanduser(config.init_from)).to(device).train()
+        folder = os.path.expanduser(config.init_from)
+        extras = (config.relative_bias, config.grounding_heads, config.word_positions)
+        critic = continued_critic(folder, *extras).to(device).train()
     else:
-        critic = LatentCritic(width=config.width, layers=config.layers, heads=config.heads).to(device).train()
+        critic = LatentCritic(
+            width=config.width,
+            layers=config.layers,
+            heads=config.heads,
+            relative_bias=config.relative_bias,
+            grounding_heads=config.grounding_heads,
+            word_positions=config.word_positions,
+        )
+        critic = critic.to(device).train()
     ema = EMA(critic, 0.999)
     optimizer = torch.optim.AdamW(critic.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     info = load_checkpoint(config.run_dir, critic, ema, optimizer) or {"step": 0, "curve": [], "loss_curve": []}
@@ -161,9 +233,11 @@ def train_critic(config: CriticConfig) -> str:
 
     def evaluate_and_log():
         ema.copy_to(ema_critic)
-        scores = held_out_accuracy(ema_critic, held_out.latents, held_out_draw, held_out_verdicts, captions, device)
-        if held_out_redrawn is not None:  # the same scenes and verdicts, as the model redraws them
-            redrawn_latents = held_out_redrawn.latents
+        scores = held_out_accuracy(ema_critic, held_out_latents, held_out_draw, held_out_verdicts, captions, device)
+        if held_out_redrawn is not None:  # the same scenes and verdicts, as the model redraws them (edits clean)
+            drawn = len(held_out_draw.ids)
+            redrawn_latents = held_out_latents.clone()
+            redrawn_latents[:drawn] = held_out_redrawn.latents[torch.from_numpy(held_out_draw.ids)]
             redrawn_scores = held_out_accuracy(
                 ema_critic, redrawn_latents, held_out_draw, held_out_verdicts, captions, device
             )
@@ -183,8 +257,9 @@ def train_critic(config: CriticConfig) -> str:
         while step < config.max_steps:
             source = redrawn if redrawn is not None and rng.random() < config.redrawn_share else pool
             draw = source.draw(rng, config.batch_size, 0.0, config.paraphrase_prob, weights, config.near_miss_prob)
-            verdicts = verdicts_for(source, draw, config.other_image_weight)
-            latents = noisy(source.latents[draw.ids[verdicts.rows]], config.latent_noise, noise)
+            verdicts = verdicts_for(source, draw, config.other_image_weight, config.counterfactual_weight)
+            batch_latents = add_counterfactuals(verdicts, source, draw, autoencoder, rng, config.counterfactual_prob)
+            latents = noisy(batch_latents[torch.tensor(verdicts.rows)], config.latent_noise, noise)
             states, mask = captions.lookup(verdicts.captions)
             targets = torch.tensor(verdicts.targets, device=device)
             loss_weights = torch.tensor(verdicts.weights, device=device)
