@@ -19,7 +19,6 @@ from torch import nn
 
 from ml_engine.text.encoder import HIDDEN as WORD_DIM
 
-
 WORD_ORDER_NORM = 3.0  # a word token's norm after word_in is 3-7 in a trained critic
 
 
