@@ -9,8 +9,8 @@ as it does in `evaluate`; the critics never see it.
     .venv/bin/python tools/ranking_headroom.py --critics ml_engine/weights/gan/discriminator[,PATH] [--ks 2,4,8]
         [--reads latents,reencoded]
 
-`--reads reencoded` scores each critic on the candidates re-encoded from their decoded pictures as well (the
-pipeline's `judge_reads`); its rows are then named CRITIC/reencoded.
+`--reads reencoded` scores each critic on the candidates re-encoded from their decoded pictures as well, which
+puts them back on the clean renders' latent manifold; its rows are then named CRITIC/reencoded.
 """
 
 from __future__ import annotations

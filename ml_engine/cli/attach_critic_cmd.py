@@ -18,12 +18,6 @@ def add_parser(sub) -> None:
         "--critic", required=True, help="a trained critic folder, or several (comma-separated) that rank together"
     )
     p.add_argument("--candidates", type=int, required=True, help="latents denoised per image by default")
-    p.add_argument(
-        "--judge-reads",
-        choices=("latents", "reencoded"),
-        default="latents",
-        help="the critic judges the sampled latents, or the latents re-encoded from their decoded pictures",
-    )
     p.add_argument("--out", help="where to save (default: the model folder itself)")
     p.set_defaults(func=run)
 
@@ -52,7 +46,7 @@ def run(args) -> int:
     critics = [critic_class(folder).from_pretrained(folder).eval() for folder in folders]
     pipe = ShapesDiffusionPipeline.from_pretrained(args.model)
     pipe.register_modules(critic=critics[0] if len(critics) == 1 else JudgePanel.of(critics).eval())
-    pipe.register_to_config(candidates=args.candidates, judge_reads=args.judge_reads)
+    pipe.register_to_config(candidates=args.candidates)
     out = args.out or args.model
     pipe.save_pretrained(out, safe_serialization=True)
     print(f"saved {out}: {pipe.sampler_name}")

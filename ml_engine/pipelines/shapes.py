@@ -53,9 +53,6 @@ from ml_engine.pipelines.base import (
 from ml_engine.text.encoder import TextEncoder
 
 IMAGE_SIZE = 64
-# what the critic judges: the sampled latents as they are, or re-encoded from their decoded pictures, which puts
-# them back on the clean renders' latent manifold that a critic trained on rendered scenes knows
-JUDGE_INPUTS = ("latents", "reencoded")
 
 
 class ShapesDiffusionPipeline(DiffusionPipeline):
@@ -73,21 +70,15 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         default_steps: int = 20,
         default_guidance: float = 4.0,
         candidates: int = 1,
-        judge_reads: str = "latents",
     ):
         super().__init__()
-        if judge_reads not in JUDGE_INPUTS:
-            raise ValueError(f"judge_reads must be one of {JUDGE_INPUTS}; got {judge_reads!r}")
         if candidates > 1 and critic is None:
             raise ValueError("ranking several candidates needs a critic")
         self.register_modules(autoencoder=autoencoder, unet=unet, scheduler=scheduler, critic=critic)
         # the sampler steps, guidance and candidates a request gets when it names none; saved in model_index.json,
         # so each trained model ships the settings its latency/alignment trade-off was measured at
         self.register_to_config(
-            default_steps=int(default_steps),
-            default_guidance=float(default_guidance),
-            candidates=int(candidates),
-            judge_reads=judge_reads,
+            default_steps=int(default_steps), default_guidance=float(default_guidance), candidates=int(candidates)
         )
         self.text = text_encoder or TextEncoder.load()  # not a registered module: never saved with the model
 
@@ -215,15 +206,10 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
                     x0 = self._predict_x0(x_t, out, t)
                     preview = lambda x0=x0: to_pil(self.decode_latents(x0[:1]))[0]  # noqa: E731
                     callback_on_step_end(StepInfo(i + 1, len(timesteps), int(t), preview))
-        best, images = torch.arange(n_images), None
+        best = torch.arange(n_images)
         if candidates > 1:
-            judged = latents
-            if self.config.get("judge_reads", "latents") == "reencoded":
-                images = self.decode_latents(latents)
-                judged = self.autoencoder.normalize(self.autoencoder.encode(images))
-            best = self.best_candidates(judged, text_states, text_mask, n_images).cpu()
+            best = self.best_candidates(latents, text_states, text_mask, n_images).cpu()
             latents = latents[best.to(latents.device)]
-            images = images[best.to(images.device)] if images is not None else None
         attention = None
         if return_attention:
             maps = recorder.word_maps(self.text.tokenizer, rows_prompts, self.text.max_tokens, size=IMAGE_SIZE)
@@ -231,7 +217,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
 
         if output_type == "latent":  # normalised latents, undecoded (what a critic or another decoder reads)
             return GenerationResult(latents, seeds, expanded, attention)  # type: ignore[arg-type]
-        images = self.decode_latents(latents) if images is None else images
+        images = self.decode_latents(latents)
         if output_type == "pt":
             return GenerationResult(images, seeds, expanded, attention)  # type: ignore[arg-type]
         return GenerationResult(to_pil(images), seeds, expanded, attention)

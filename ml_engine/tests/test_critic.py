@@ -128,34 +128,6 @@ def test_one_candidate_is_the_plain_image_and_ranking_needs_a_critic(ranked, tin
         )
 
 
-def test_a_critic_that_reads_re_encoded_pictures_ranks_them_and_its_winner_is_returned(ranked):
-    from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
-
-    pipe = ShapesDiffusionPipeline(
-        ranked.autoencoder, ranked.unet, ranked.scheduler, critic=ranked.critic, text_encoder=ranked.text,
-        judge_reads="reencoded",
-    )  # fmt: skip
-    prompts, seeds, k = ["two squares", "a circle below a cross"], [6, 1], 3
-    states, mask = pipe.text(prompts)
-    scores, images = [], []
-    for j in range(k):
-        generators = [torch.Generator().manual_seed(candidate_seed(s, j)) for s in seeds]
-        pictures = pipe(prompts, generator=generators, num_inference_steps=3, output_type="pt").images
-        with torch.no_grad():
-            scores.append(pipe.critic(pipe.autoencoder.normalize(pipe.autoencoder.encode(pictures)), states, mask))
-        images.append(pictures)
-    best = torch.stack(scores).argmax(dim=0)
-    chosen = pipe(prompts, seed=None, generator=[torch.Generator().manual_seed(s) for s in seeds], candidates=k,
-                  num_inference_steps=3, output_type="pt").images  # fmt: skip
-    winners = torch.stack([images[int(j)][i] for i, j in enumerate(best)])
-    assert (chosen - winners).abs().max() < 1e-3
-    with pytest.raises(ValueError, match="judge_reads"):
-        ShapesDiffusionPipeline(
-            ranked.autoencoder, ranked.unet, ranked.scheduler, critic=ranked.critic, text_encoder=ranked.text,
-            judge_reads="pixels",
-        )  # fmt: skip
-
-
 def test_the_critic_and_the_number_of_candidates_are_saved_with_the_model(ranked, tmp_path):
     ranked.register_to_config(candidates=2)
     try:
