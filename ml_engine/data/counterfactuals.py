@@ -42,26 +42,23 @@ def mirror_y(objects, rng):
     return [_moved(o, o.cx, spec.CANVAS - o.cy) for o in objects]
 
 
-def swap_places(objects, rng):
+def _swapped(objects, rng, exchange):
+    """Two objects drawn at random, each given what `exchange(mine, theirs)` takes from the other."""
     pair = _pair(objects, rng)
     if pair is None:
         return None
     i, j = pair
     edited = list(objects)
-    edited[i] = _moved(objects[i], objects[j].cx, objects[j].cy)
-    edited[j] = _moved(objects[j], objects[i].cx, objects[i].cy)
+    edited[i], edited[j] = exchange(objects[i], objects[j]), exchange(objects[j], objects[i])
     return edited
+
+
+def swap_places(objects, rng):
+    return _swapped(objects, rng, lambda mine, theirs: _moved(mine, theirs.cx, theirs.cy))
 
 
 def swap_colors(objects, rng):
-    pair = _pair(objects, rng)
-    if pair is None:
-        return None
-    i, j = pair
-    edited = list(objects)
-    edited[i] = dataclasses.replace(objects[i], color=objects[j].color, fill=objects[j].fill)
-    edited[j] = dataclasses.replace(objects[j], color=objects[i].color, fill=objects[i].fill)
-    return edited
+    return _swapped(objects, rng, lambda mine, theirs: dataclasses.replace(mine, color=theirs.color, fill=theirs.fill))
 
 
 def recolor_one(objects, rng):
