@@ -23,22 +23,21 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-RELATIONS = ("to the left of", "to the right of", "above", "below")
-INVERSE = {"to the left of": "to the right of", "to the right of": "to the left of", "above": "below", "below": "above"}
-
 
 def caption_pairs(rng: np.random.Generator, n: int) -> dict[str, list[tuple[str, str]]]:
     from ml_engine.data import spec
+    from ml_engine.data.captions import INVERSE
 
     pairs: dict[str, list[tuple[str, str]]] = {k: [] for k in ("nouns swapped", "colours swapped", "relation turned",
                                                                "noun replaced")}  # fmt: skip
     for _ in range(n):
         a, b, c = rng.choice(spec.SHAPES, size=3, replace=False)
         x, y = rng.choice(spec.COLORS, size=2, replace=False)
-        rel = RELATIONS[int(rng.integers(4))]
+        relation = spec.RELATIONS[int(rng.integers(len(spec.RELATIONS)))]
+        rel, turned = spec.RELATION_PHRASES[relation], spec.RELATION_PHRASES[INVERSE[relation]]
         pairs["nouns swapped"].append((f"a {a} {rel} a {b}", f"a {b} {rel} a {a}"))
         pairs["colours swapped"].append((f"a {x} {a} and a {y} {b}", f"a {y} {a} and a {x} {b}"))
-        pairs["relation turned"].append((f"a {a} {rel} a {b}", f"a {a} {INVERSE[rel]} a {b}"))
+        pairs["relation turned"].append((f"a {a} {rel} a {b}", f"a {a} {turned} a {b}"))
         pairs["noun replaced"].append((f"a {a} {rel} a {b}", f"a {c} {rel} a {b}"))
     return pairs
 

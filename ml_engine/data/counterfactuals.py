@@ -18,6 +18,7 @@ import numpy as np
 
 from ml_engine.data import spec
 from ml_engine.data.captions import Requirement, passes
+from ml_engine.data.negatives import other_than
 from ml_engine.data.scene import Scene, SceneObject, boxes_apart, free_spot, jittered_fill
 
 Edit = Callable[[list[SceneObject], np.random.Generator], list[SceneObject] | None]
@@ -63,7 +64,7 @@ def swap_colors(objects, rng):
 
 def recolor_one(objects, rng):
     i = int(rng.integers(len(objects)))
-    color = _other(spec.COLORS, objects[i].color, rng)
+    color = other_than(spec.COLORS, objects[i].color, rng)
     recolored = dataclasses.replace(objects[i], color=color, fill=jittered_fill(color, rng))
     return [*objects[:i], recolored, *objects[i + 1 :]]
 
@@ -71,14 +72,14 @@ def recolor_one(objects, rng):
 def reshape_one(objects, rng):
     i = int(rng.integers(len(objects)))
     obj = objects[i]
-    reshaped = dataclasses.replace(obj, shape=_other(spec.SHAPES, obj.shape, rng))
+    reshaped = dataclasses.replace(obj, shape=other_than(spec.SHAPES, obj.shape, rng))
     return [*objects[:i], _moved(reshaped, obj.cx, obj.cy), *objects[i + 1 :]]
 
 
 def resize_one(objects, rng):
     i = int(rng.integers(len(objects)))
     obj = objects[i]
-    size = _other(spec.SIZES, obj.size, rng)
+    size = other_than(spec.SIZES, obj.size, rng)
     lo, hi = spec.SIZE_RANGE[size]
     resized = dataclasses.replace(obj, size=size, d=int(rng.integers(lo, hi + 1)))
     return [*objects[:i], _moved(resized, obj.cx, obj.cy), *objects[i + 1 :]]
@@ -111,11 +112,6 @@ def add_one(objects, rng):
     if spot is None:
         return None
     return [*objects, SceneObject(like.shape, color, size, d, spot[0], spot[1], jittered_fill(color, rng))]
-
-
-def _other(options, current, rng: np.random.Generator):
-    choices = [o for o in options if o != current]
-    return choices[int(rng.integers(len(choices)))]
 
 
 # the edits that change what each category's caption names, tried first; then any edit that makes it false

@@ -23,17 +23,18 @@ from ml_engine.data.scene import Scene
 TRIES = 6
 
 
-def _other(options, current, rng: np.random.Generator):
+def other_than(options, current, rng: np.random.Generator):
+    """One of `options` other than `current`, drawn uniformly."""
     choices = [o for o in options if o != current]
     return choices[int(rng.integers(len(choices)))]
 
 
 def _recolor(item: Item, rng: np.random.Generator) -> Item:
-    return dataclasses.replace(item, color=_other(spec.COLORS, item.color, rng))
+    return dataclasses.replace(item, color=other_than(spec.COLORS, item.color, rng))
 
 
 def _reshape(item: Item, rng: np.random.Generator) -> Item:
-    return dataclasses.replace(item, shape=_other(spec.SHAPES, item.shape, rng))
+    return dataclasses.replace(item, shape=other_than(spec.SHAPES, item.shape, rng))
 
 
 def _near_miss(req: Requirement, rng: np.random.Generator) -> Requirement:
@@ -41,14 +42,14 @@ def _near_miss(req: Requirement, rng: np.random.Generator) -> Requirement:
     items = list(req.items)
     if req.count is not None:
         if rng.random() < 0.75:
-            return dataclasses.replace(req, count=_other(tuple(spec.NUMBER_WORDS), req.count, rng))
+            return dataclasses.replace(req, count=other_than(tuple(spec.NUMBER_WORDS), req.count, rng))
         return dataclasses.replace(req, items=(_reshape(items[0], rng),))
     if req.relation is not None:
         roll = rng.random()
         if roll < 0.5:
             return dataclasses.replace(req, relation=INVERSE[req.relation])
         if roll < 0.7:
-            return dataclasses.replace(req, relation=_other(spec.RELATIONS, req.relation, rng))
+            return dataclasses.replace(req, relation=other_than(spec.RELATIONS, req.relation, rng))
         if items[0].color and roll < 0.85:  # the colours swapped between the related objects
             a, b = items
             return dataclasses.replace(
@@ -69,7 +70,7 @@ def _near_miss(req: Requirement, rng: np.random.Generator) -> Requirement:
     item = items[i]
     roll = rng.random()
     if item.size and roll < 0.3:
-        items[i] = dataclasses.replace(item, size=_other(spec.SIZES, item.size, rng))
+        items[i] = dataclasses.replace(item, size=other_than(spec.SIZES, item.size, rng))
     elif item.color and roll < 0.8:
         items[i] = _recolor(item, rng)
     else:

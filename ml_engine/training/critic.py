@@ -33,7 +33,6 @@ from ml_engine.data.captions import Requirement, passes
 from ml_engine.data.counterfactuals import counterfactual
 from ml_engine.data.render import render_batch
 from ml_engine.data.scene import Scene
-from ml_engine.images import to_model_range
 from ml_engine.models.critic import LatentCritic
 from ml_engine.provenance import training_tags
 from ml_engine.tracking import Tracker
@@ -47,7 +46,7 @@ from ml_engine.training.common import (
     save_checkpoint,
     set_scheduled_lr,
 )
-from ml_engine.training.data import CaptionedDraw, ScenePool, latent_run_start
+from ml_engine.training.data import CaptionedDraw, ScenePool, encode_renders, latent_run_start
 from ml_engine.training.redrawn import redrawn_pool
 
 
@@ -119,13 +118,7 @@ def add_counterfactuals(
             verdicts.add(len(draw.ids) + len(edited), caption, req, "counterfactual", about=row)
             edited.append(scene)
     latents = pool.latents[torch.from_numpy(draw.ids)]
-    return torch.cat([latents, encode_scenes(autoencoder, edited)]) if edited else latents
-
-
-@torch.no_grad()
-def encode_scenes(autoencoder, scenes: list[Scene]) -> torch.Tensor:
-    pixels = torch.from_numpy(render_batch(scenes)).permute(0, 3, 1, 2).float().to(autoencoder.device)
-    return autoencoder.normalize(autoencoder.encode(to_model_range(pixels))).float().cpu()
+    return torch.cat([latents, encode_renders(autoencoder, render_batch(edited))]) if edited else latents
 
 
 def noisy(latents: torch.Tensor, max_std: float, generator: torch.Generator) -> torch.Tensor:

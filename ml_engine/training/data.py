@@ -59,6 +59,13 @@ def rendered_chunks(scenes: list[Scene], workers: int | None = None) -> Iterator
         yield from executor.map(render_batch, chunks)
 
 
+@torch.no_grad()
+def encode_renders(autoencoder: ShapesAutoencoder, rendered: np.ndarray) -> torch.Tensor:
+    """uint8 renders [N, 64, 64, 3] -> the autoencoder's normalised latents, on the CPU."""
+    pixels = torch.from_numpy(rendered).permute(0, 3, 1, 2).float().to(autoencoder.device)
+    return autoencoder.normalize(autoencoder.encode(to_model_range(pixels))).float().cpu()
+
+
 class ScenePool:
     def __init__(self, scenes: list[Scene], latents: torch.Tensor, planned: list[str | None] | None = None):
         self.scenes, self.latents = scenes, latents
@@ -94,13 +101,10 @@ class ScenePool:
         if os.path.isfile(path):
             return cls(scenes, load_file(path)["latents"], planned)
         latents = torch.empty(size, autoencoder.config.latent_channels, 8, 8)
-        device = autoencoder.device
         chunks = tqdm(rendered_chunks(scenes), total=-(-size // RENDER_CHUNK), desc="encoding scene pool")
         for index, rendered in enumerate(chunks):
-            pixels = torch.from_numpy(rendered).permute(0, 3, 1, 2).float()
-            z = autoencoder.normalize(autoencoder.encode(to_model_range(pixels.to(device))))
             start = index * RENDER_CHUNK
-            latents[start : start + len(rendered)] = z.float().cpu()
+            latents[start : start + len(rendered)] = encode_renders(autoencoder, rendered)
         os.makedirs(cache_dir, exist_ok=True)
         save_file({"latents": latents}, path)
         return cls(scenes, latents, planned)
