@@ -68,6 +68,9 @@ class DiffusionConfig(CommonConfig):
     layers_per_block: int = 2
     attention_head_dim: int = 32
     transformer_layers: int = 1  # with init_from: more than the loaded UNet has adds zero-initialised layers
+    caption_reader_layers: int = 0  # > 0 adds a CaptionReader of this depth (word order for the UNet,
+    # models/caption_reader.py) unless init_from has one, which is then trained on
+    caption_reader_lr_scale: float = 1.0  # the reader's learning rate against the UNet's
     num_train_timesteps: int = 1000
     beta_schedule: str = "squaredcos_cap_v2"
     prediction_type: str = "v_prediction"

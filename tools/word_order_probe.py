@@ -3,7 +3,8 @@
 The frozen MiniLM's token states carry little word order (docs/shapes-model.md, session 8), so a model that
 attends over them without positions of its own reads a caption nearly as a bag of words. This prints, for
 pairs of captions:
-- the cosine of the encoder's token states, word for word at the same word;
+- the cosine of the encoder's token states, word for word at the same word (and, for a model with a caption
+  reader, of the states the UNet reads);
 - for the diffusion model, how much the image changes (share of pixels that move by more than 40 levels, same
   seed, one draw), when the two nouns swap places ("a circle left of a square" / "a square left of a circle"),
   when the colours swap between the shapes, when the relation turns round, and when a noun is replaced.
@@ -42,9 +43,13 @@ def caption_pairs(rng: np.random.Generator, n: int) -> dict[str, list[tuple[str,
     return pairs
 
 
-def same_word_cosine(text, first: str, second: str, word: str) -> float:
-    """Cosine of `word`'s token state in two captions (it must be one word piece in both)."""
-    states, _ = text([first, second])
+def same_word_cosine(text, first: str, second: str, word: str, reader=None) -> float:
+    """Cosine of `word`'s token state in two captions (it must be one word piece in both), as the encoder gives it
+    or, with the model's caption reader, as the UNet reads it."""
+    states, mask = text([first, second])
+    if reader is not None:
+        with torch.no_grad():
+            states = reader(states, mask)
     at = [["[CLS]", *text.tokenizer.tokenize(c)].index(word) for c in (first, second)]
     return torch.cosine_similarity(states[0, at[0]], states[1, at[1]], dim=0).item()
 
@@ -58,14 +63,16 @@ def main() -> None:
     from ml_engine.pipelines import load_pipeline
 
     pipe = load_pipeline(args.model)
-    print("token states, cosine at the same word:")
+    reader = getattr(pipe, "caption_reader", None)
+    print("token states, cosine at the same word" + (" (encoder / through the caption reader):" if reader else ":"))
     for first, second, word in (
         ("a circle to the left of a square", "a square to the left of a circle", "circle"),
         ("a circle to the left of a square", "a square to the left of a circle", "left"),
         ("a red circle and a blue square", "a blue circle and a red square", "circle"),
         ("a red circle and a blue square", "a red square and a blue circle", "red"),
     ):
-        print(f"  {word!r} in {first!r} / {second!r}: {same_word_cosine(pipe.text, first, second, word):.3f}")
+        cosines = [same_word_cosine(pipe.text, first, second, word, r) for r in [None, reader][: 1 + bool(reader)]]
+        print(f"  {word!r} in {first!r} / {second!r}: " + " / ".join(f"{c:.3f}" for c in cosines))
     pairs = caption_pairs(np.random.default_rng(0), args.pairs)
     print(f"{'captions differing by':<18} {'image pixels changed':>22}")
     for kind, items in pairs.items():

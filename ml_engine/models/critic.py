@@ -17,18 +17,10 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
+from ml_engine.models.positions import sinusoids
 from ml_engine.text.encoder import HIDDEN as WORD_DIM
 
 WORD_ORDER_NORM = 3.0  # a word token's norm after word_in is 3-7 in a trained critic
-
-
-def sinusoids(length: int, width: int) -> torch.Tensor:
-    """[1, length, width], each row of unit norm."""
-    position = torch.arange(length).float()[:, None]
-    frequency = torch.exp(-torch.arange(0, width, 2).float() / width * torch.log(torch.tensor(10_000.0)))
-    table = torch.zeros(length, width)
-    table[:, 0::2], table[:, 1::2] = torch.sin(position * frequency), torch.cos(position * frequency)
-    return (table / table.norm(dim=-1, keepdim=True))[None]
 
 
 class LatentCritic(ModelMixin, ConfigMixin):

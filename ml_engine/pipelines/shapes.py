@@ -39,6 +39,7 @@ from ml_engine import schedulers
 from ml_engine.attention.daam import capture_cross_attention
 from ml_engine.images import to_pil
 from ml_engine.models.autoencoder import ShapesAutoencoder
+from ml_engine.models.caption_reader import CaptionReader
 from ml_engine.models.critic import JudgePanel, LatentCritic
 from ml_engine.models.gan import GANDiscriminator
 from ml_engine.pipelines.base import (
@@ -58,7 +59,7 @@ IMAGE_SIZE = 64
 class ShapesDiffusionPipeline(DiffusionPipeline):
     model_cpu_offload_seq = "unet->autoencoder"
     supported_sizes = ((IMAGE_SIZE, IMAGE_SIZE),)
-    _optional_components = ["critic"]
+    _optional_components = ["critic", "caption_reader"]
 
     def __init__(
         self,
@@ -66,6 +67,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         unet: UNet2DConditionModel,
         scheduler: SchedulerMixin,
         critic: LatentCritic | GANDiscriminator | JudgePanel | None = None,
+        caption_reader: CaptionReader | None = None,
         text_encoder: TextEncoder | None = None,
         default_steps: int = 20,
         default_guidance: float = 4.0,
@@ -74,7 +76,9 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         super().__init__()
         if candidates > 1 and critic is None:
             raise ValueError("ranking several candidates needs a critic")
-        self.register_modules(autoencoder=autoencoder, unet=unet, scheduler=scheduler, critic=critic)
+        self.register_modules(
+            autoencoder=autoencoder, unet=unet, scheduler=scheduler, critic=critic, caption_reader=caption_reader
+        )
         # the sampler steps, guidance and candidates a request gets when it names none; saved in model_index.json,
         # so each trained model ships the settings its latency/alignment trade-off was measured at
         self.register_to_config(
@@ -113,13 +117,15 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
 
     def conditioning(self, prompts: list[str], negatives: list[str], candidates: int):
         """The prompts' states and mask (one row an image), and the UNet's conditioning for every batch row:
-        the negatives' rows first when there are any (guidance), each repeated for every candidate."""
+        the negatives' rows first when there are any (guidance), each repeated for every candidate. The critic
+        judges the encoder's own states; the UNet reads them through the caption reader when the model has one."""
         states, mask = self.encode_prompts(prompts + negatives)  # one text-encoder pass for both
         n = len(prompts)
         text_states, text_mask = states[:n], mask[:n]
-        cond, cond_mask = text_states.repeat(candidates, 1, 1), text_mask.repeat(candidates, 1)
+        read = self.caption_reader(states, mask) if self.caption_reader is not None else states
+        cond, cond_mask = read[:n].repeat(candidates, 1, 1), text_mask.repeat(candidates, 1)
         if negatives:
-            uncond, uncond_mask = states[n:].repeat(candidates, 1, 1), mask[n:].repeat(candidates, 1)
+            uncond, uncond_mask = read[n:].repeat(candidates, 1, 1), mask[n:].repeat(candidates, 1)
             cond, cond_mask = torch.cat([uncond, cond]), torch.cat([uncond_mask, cond_mask])
         return text_states, text_mask, cond, cond_mask
 

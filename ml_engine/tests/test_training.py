@@ -5,6 +5,7 @@ import json
 import os
 
 import pytest
+import torch
 
 from ml_engine import pipeline_cmd
 from ml_engine.config import AutoencoderConfig, DiffusionConfig, load_config
@@ -85,8 +86,26 @@ def test_diffusion_training_lowers_the_loss_and_saves_a_loadable_pipeline(tmp_pa
     curve = summary["loss_curve"]
     assert mean_loss(curve, slice(-3, None)) < 0.8 * mean_loss(curve, slice(0, 3))
     assert summary["curve"] and "overall" in summary["curve"][-1]  # the final evaluation is kept
-    image = load_pipeline(output)("a red circle", seed=0, num_inference_steps=2).images[0]
-    assert image.size == (64, 64)
+    pipe = load_pipeline(output)
+    assert pipe.default_steps == 2 and pipe.caption_reader is None  # sampled as its curve was measured
+    assert pipe("a red circle", seed=0).images[0].size == (64, 64)
+
+
+def test_a_run_adds_a_caption_reader_and_a_run_continued_from_it_trains_it_on(tmp_path, trained_autoencoder):
+    from ml_engine.models.caption_reader import CaptionReader
+    from ml_engine.training.diffusion import train_diffusion
+
+    first = tiny_diffusion_config(
+        tmp_path, trained_autoencoder, max_steps=20, caption_reader_layers=1, output_dir=str(tmp_path / "a")
+    )
+    added = load_pipeline(train_diffusion(first)).caption_reader
+    assert isinstance(added, CaptionReader) and added.project.weight.abs().sum() > 0  # it grew from zero
+    continued = tiny_diffusion_config(
+        tmp_path, trained_autoencoder, name="dm-test-on", init_from=str(tmp_path / "a"), max_steps=10,
+        output_dir=str(tmp_path / "b"),
+    )  # fmt: skip
+    trained_on = load_pipeline(train_diffusion(continued)).caption_reader
+    assert trained_on.config.layers == 1 and not torch.equal(trained_on.project.weight, added.project.weight)
 
 
 def test_a_stopped_run_resumes_from_its_checkpoint(tmp_path, trained_autoencoder):

@@ -144,7 +144,7 @@ def set_scheduled_lr(optimizer: torch.optim.Optimizer, config, step: int, starte
     at = schedule_step(step, config.warmup_steps, config.max_steps, minutes, config.max_minutes, config.decay_by_time)
     lr = lr_at(at, config.lr, config.warmup_steps, config.max_steps, config.min_lr_ratio)
     for group in optimizer.param_groups:
-        group["lr"] = lr
+        group["lr"] = lr * group.get("lr_scale", 1.0)  # a module added to a trained model may learn faster
     return lr
 
 

@@ -20,12 +20,14 @@ import time
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from tqdm import tqdm
 
 from ml_engine.config import DiffusionConfig
 from ml_engine.evaluation.prompts import prompt_set
 from ml_engine.evaluation.run import evaluate_pipeline
 from ml_engine.images import grid
+from ml_engine.models.caption_reader import CaptionReader
 from ml_engine.models.unet import build_unet, deepen_attention
 from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
 from ml_engine.provenance import training_tags
@@ -55,6 +57,33 @@ def min_snr_weights(
         return torch.ones_like(snr)
     clipped = snr.clamp(min=min(floor, gamma), max=gamma)
     return clipped / (snr + 1) if prediction_type == "v_prediction" else clipped / snr
+
+
+class ReadingUNet(nn.Module):
+    """The trained part of a diffusion model: the UNet, and the caption reader in front of it when there is one
+    (one module, so one EMA, one optimizer and one checkpoint hold both)."""
+
+    def __init__(self, unet, caption_reader: CaptionReader | None):
+        super().__init__()
+        self.unet, self.caption_reader = unet, caption_reader
+
+    def forward(self, noisy: torch.Tensor, t: torch.Tensor, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        if self.caption_reader is not None:
+            states = self.caption_reader(states, mask)
+        return self.unet(noisy, t, encoder_hidden_states=states, encoder_attention_mask=mask).sample
+
+    def parameter_groups(self, reader_lr_scale: float) -> list[dict]:
+        groups = [{"params": list(self.unet.parameters())}]
+        if self.caption_reader is not None:
+            groups.append({"params": list(self.caption_reader.parameters()), "lr_scale": reader_lr_scale})
+        return groups
+
+
+def _load_caption_reader(config: DiffusionConfig) -> CaptionReader | None:
+    folder = os.path.join(config.init_from, "caption_reader") if config.init_from else ""
+    if folder and os.path.isdir(folder):
+        return CaptionReader.from_pretrained(folder, use_safetensors=True)
+    return CaptionReader(layers=config.caption_reader_layers) if config.caption_reader_layers > 0 else None
 
 
 def _load_unet(config: DiffusionConfig):
@@ -96,24 +125,35 @@ def train_diffusion(config: DiffusionConfig) -> str:
     device = config.device
     autoencoder, pool, text, captions, caption_file = latent_run_start(config, config.seed)
 
-    unet = _load_unet(config).to(device).train()
+    model = ReadingUNet(_load_unet(config), _load_caption_reader(config)).to(device).train()
     noise_scheduler = training_scheduler(config.num_train_timesteps, config.beta_schedule, config.prediction_type)
-    ema = EMA(unet, config.ema_decay)
-    optimizer = torch.optim.AdamW(unet.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    ema = EMA(model, config.ema_decay)
+    groups = model.parameter_groups(config.caption_reader_lr_scale)
+    optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     previous = previous_training(config)
     images_before = previous["images_seen"]
     fresh = {"step": 0, "curve": previous["curve"], "loss_curve": [], "run_id": None}
-    info = load_checkpoint(config.run_dir, unet, ema, optimizer) or fresh
+    info = load_checkpoint(config.run_dir, model, ema, optimizer) or fresh
     step = info["step"]
     rng = np.random.default_rng([config.seed, step])
 
-    ema_unet = copy.deepcopy(unet).eval().requires_grad_(False)
-    pipe = ShapesDiffusionPipeline(autoencoder, ema_unet, sampling_scheduler(noise_scheduler), text_encoder=text)
+    ema_model = copy.deepcopy(model).eval().requires_grad_(False)
+    pipe = ShapesDiffusionPipeline(
+        autoencoder,
+        ema_model.unet,
+        sampling_scheduler(noise_scheduler),
+        caption_reader=ema_model.caption_reader,
+        text_encoder=text,
+        # the saved model samples by default as its curve was measured
+        default_steps=config.eval_steps,
+        default_guidance=config.guidance_scale,
+    )
     pipe.set_progress_bar_config(disable=True)
-    params = sum(p.numel() for p in unet.parameters())
+    params = sum(p.numel() for p in model.unet.parameters())
+    reader_params = sum(p.numel() for p in model.caption_reader.parameters()) if model.caption_reader else 0
     tracker = Tracker(config.mlflow, config.experiment, config.name, os.path.join(config.run_dir, "tb"))
     info["run_id"] = tracker.start(
-        {**vars(config), "unet_params": params},
+        {**vars(config), "unet_params": params, "caption_reader_params": reader_params},
         resume_run_id=info.get("run_id"),
         tags={"stage": "diffusion", **training_tags(config)},
     )
@@ -121,7 +161,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
     started, seen_since_log = time.time(), time.time()
 
     def evaluate_and_log():
-        ema.copy_to(ema_unet)
+        ema.copy_to(ema_model)
         scores, sheet = evaluate_ema(pipe, config)
         info["curve"].append({"step": step, "images": images_before + step * config.batch_size, **scores})
         tracker.metrics({f"eval/{k}": v for k, v in scores.items()}, step)
@@ -129,7 +169,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
         tqdm.write(f"step {step}: " + json.dumps({k: round(v, 3) for k, v in scores.items()}))
 
     def checkpoint(with_captions: bool):
-        save_checkpoint(config.run_dir, unet, ema, optimizer, {**info, "step": step})
+        save_checkpoint(config.run_dir, model, ema, optimizer, {**info, "step": step})
         if with_captions:  # large (GBs late in a run): saved rarely, unseen captions re-encode
             captions.save(caption_file)
 
@@ -149,7 +189,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
             )
             set_scheduled_lr(optimizer, config, step, started)
             with autocast(device, config.bf16):
-                pred = unet(noisy, t, encoder_hidden_states=states, encoder_attention_mask=mask).sample
+                pred = model(noisy, t, states, mask)
             per_sample = F.mse_loss(pred.float(), target, reduction="none").mean(dim=(1, 2, 3))
             loss = (
                 per_sample
@@ -157,8 +197,8 @@ def train_diffusion(config: DiffusionConfig) -> str:
                     noise_scheduler, t, config.min_snr_gamma, config.prediction_type, config.min_snr_floor
                 )
             ).mean()
-            optimizer_step(optimizer, loss, unet.parameters(), config.grad_clip)
-            ema.update(unet, step)
+            optimizer_step(optimizer, loss, model.parameters(), config.grad_clip)
+            ema.update(model, step)
             step += 1
             bar.update(1)
             if step % config.log_every == 0:
@@ -174,7 +214,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
 
     if step and (not info["curve"] or info["curve"][-1]["images"] != images_before + step * config.batch_size):
         evaluate_and_log()
-    ema.copy_to(ema_unet)
+    ema.copy_to(ema_model)
     output = config.output_dir or os.path.join(config.run_dir, "final")
     pipe.save_pretrained(output, safe_serialization=True)
     summary = {
@@ -184,6 +224,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
         "images_seen_before": images_before,
         "continued_from": config.init_from or None,
         "unet_params": params,
+        "caption_reader_params": reader_params,
         "curve": info["curve"],
         "loss_curve": info["loss_curve"],
     }
