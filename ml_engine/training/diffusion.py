@@ -79,6 +79,19 @@ class ReadingUNet(nn.Module):
         return groups
 
 
+def near_miss_ranking(true_error: torch.Tensor, false_error: torch.Tensor, margin: float):
+    """Hinge on the denoising errors of the same noisy latents under the true caption and under its near miss.
+
+    The denoising error under a caption is the diffusion model's own measure of how well the caption fits
+    (Li et al., 2023, "Your diffusion model is secretly a zero-shot classifier"). Plain denoising gives the caption's
+    word order little to do: at all but the noisiest steps the layout shows in the latent itself. Asking the true
+    caption to explain the latent better than "the same words, the relation turned" or "the colours swapped" does
+    need the order, so the gradient reaches the caption reader. Relative to the true error, so every noise level
+    counts alike; returns the loss and the share of pairs already ranked right."""
+    relative = (true_error - false_error) / true_error.detach().clamp_min(1e-8)
+    return F.relu(relative + margin).mean(), (true_error < false_error).float().mean()
+
+
 def _load_caption_reader(config: DiffusionConfig) -> CaptionReader | None:
     folder = os.path.join(config.init_from, "caption_reader") if config.init_from else ""
     if folder and os.path.isdir(folder):
@@ -159,6 +172,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
     )
     weights = config.category_weights or None
     started, seen_since_log = time.time(), time.time()
+    window: list[tuple[float, float]] = []  # near-miss ranking loss and share ranked right, since the last log
 
     def evaluate_and_log():
         ema.copy_to(ema_model)
@@ -176,10 +190,12 @@ def train_diffusion(config: DiffusionConfig) -> str:
     bar = tqdm(total=config.max_steps, initial=step, desc="diffusion", dynamic_ncols=True)
     try:
         while step < config.max_steps:
-            latents, texts, _ = pool.batch(
-                rng, config.batch_size, config.caption_dropout, config.paraphrase_prob, weights
+            latents, texts, near_misses = pool.batch(
+                rng, config.batch_size, config.caption_dropout, config.paraphrase_prob, weights, config.near_miss_prob
             )
-            states, mask = captions.lookup(texts)
+            paired = [i for i, false in enumerate(near_misses) if false]
+            # the near misses ride in the same batch, as extra rows repeating their scenes' noisy latents
+            states, mask = captions.lookup(texts + [near_misses[i] for i in paired])
             latents, states, mask = latents.to(device), states.to(device), mask.to(device)
             noise = torch.randn_like(latents)
             t = torch.randint(0, config.num_train_timesteps, (latents.shape[0],), device=device)
@@ -188,15 +204,22 @@ def train_diffusion(config: DiffusionConfig) -> str:
                 noise_scheduler.get_velocity(latents, noise, t) if config.prediction_type == "v_prediction" else noise
             )
             set_scheduled_lr(optimizer, config, step, started)
+            rows = torch.tensor(paired, dtype=torch.long, device=device)
             with autocast(device, config.bf16):
-                pred = model(noisy, t, states, mask)
-            per_sample = F.mse_loss(pred.float(), target, reduction="none").mean(dim=(1, 2, 3))
+                pred = model(torch.cat([noisy, noisy[rows]]), torch.cat([t, t[rows]]), states, mask)
+            errors = F.mse_loss(pred.float(), torch.cat([target, target[rows]]), reduction="none").mean(dim=(1, 2, 3))
+            per_sample, false_error = errors[: len(texts)], errors[len(texts) :]
             loss = (
                 per_sample
                 * min_snr_weights(
                     noise_scheduler, t, config.min_snr_gamma, config.prediction_type, config.min_snr_floor
                 )
             ).mean()
+            denoising = loss.item()
+            if paired:
+                ranking, ranked_right = near_miss_ranking(per_sample[rows], false_error, config.near_miss_margin)
+                loss = loss + config.near_miss_weight * ranking
+                window.append((ranking.item(), ranked_right.item()))
             optimizer_step(optimizer, loss, model.parameters(), config.grad_clip)
             ema.update(model, step)
             step += 1
@@ -204,9 +227,15 @@ def train_diffusion(config: DiffusionConfig) -> str:
             if step % config.log_every == 0:
                 rate = config.log_every * config.batch_size / (time.time() - seen_since_log)
                 seen_since_log = time.time()
-                bar.set_postfix(loss=f"{loss.item():.4f}", img_s=f"{rate:.0f}")
-                info["loss_curve"].append([step, round(loss.item(), 5)])
-                tracker.metrics({"loss": loss.item(), "lr": optimizer.param_groups[0]["lr"], "img_per_s": rate}, step)
+                bar.set_postfix(loss=f"{denoising:.4f}", img_s=f"{rate:.0f}")
+                info["loss_curve"].append([step, round(denoising, 5)])
+                tracker.metrics({"loss": denoising, "lr": optimizer.param_groups[0]["lr"], "img_per_s": rate}, step)
+                if window:  # how often the true caption already explains the latent better than its near miss
+                    ranking_mean, right_share = np.mean(window, axis=0).tolist()
+                    info.setdefault("near_miss_curve", []).append([step, round(right_share, 4)])
+                    tracker.metrics({"near_miss_ranking": ranking_mean, "near_miss_ranked_right": right_share}, step)
+                    bar.set_postfix(loss=f"{denoising:.4f}", img_s=f"{rate:.0f}", ranked=f"{right_share:.2f}")
+                    window.clear()
             if after_step(step, config, started, evaluate_and_log, checkpoint):
                 break
     finally:
@@ -227,5 +256,6 @@ def train_diffusion(config: DiffusionConfig) -> str:
         "caption_reader_params": reader_params,
         "curve": info["curve"],
         "loss_curve": info["loss_curve"],
+        "near_miss_curve": info.get("near_miss_curve", []),
     }
     return finish_run(output, summary, tracker)
