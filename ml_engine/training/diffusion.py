@@ -92,6 +92,28 @@ def near_miss_ranking(true_error: torch.Tensor, false_error: torch.Tensor, margi
     return F.relu(relative + margin).mean(), (true_error < false_error).float().mean()
 
 
+def batch_loss(model: ReadingUNet, noise_scheduler, config: DiffusionConfig, latents, states, mask, paired: list[int]):
+    """One batch's loss: the min-SNR-weighted denoising loss, plus the near-miss ranking on the `paired` rows, whose
+    near misses follow the true captions in `states` and `mask`. Returns the loss, its denoising part and, where
+    there were pairs, (ranking loss, share ranked right)."""
+    noise = torch.randn_like(latents)
+    t = torch.randint(0, config.num_train_timesteps, (latents.shape[0],), device=latents.device)
+    noisy = noise_scheduler.add_noise(latents, noise, t)
+    target = noise_scheduler.get_velocity(latents, noise, t) if config.prediction_type == "v_prediction" else noise
+    rows = torch.tensor(paired, dtype=torch.long, device=latents.device)
+    with autocast(config.device, config.bf16):
+        # the near misses ride in the same batch, as extra rows repeating their scenes' noisy latents
+        pred = model(torch.cat([noisy, noisy[rows]]), torch.cat([t, t[rows]]), states, mask)
+    errors = F.mse_loss(pred.float(), torch.cat([target, target[rows]]), reduction="none").mean(dim=(1, 2, 3))
+    per_sample, false_error = errors[: len(latents)], errors[len(latents) :]
+    weights = min_snr_weights(noise_scheduler, t, config.min_snr_gamma, config.prediction_type, config.min_snr_floor)
+    loss = (per_sample * weights).mean()
+    if not paired:
+        return loss, loss.item(), None
+    ranking, ranked_right = near_miss_ranking(per_sample[rows], false_error, config.near_miss_margin)
+    return loss + config.near_miss_weight * ranking, loss.item(), (ranking.item(), ranked_right.item())
+
+
 def _load_caption_reader(config: DiffusionConfig) -> CaptionReader | None:
     folder = os.path.join(config.init_from, "caption_reader") if config.init_from else ""
     if folder and os.path.isdir(folder):
@@ -194,32 +216,12 @@ def train_diffusion(config: DiffusionConfig) -> str:
                 rng, config.batch_size, config.caption_dropout, config.paraphrase_prob, weights, config.near_miss_prob
             )
             paired = [i for i, false in enumerate(near_misses) if false]
-            # the near misses ride in the same batch, as extra rows repeating their scenes' noisy latents
             states, mask = captions.lookup(texts + [near_misses[i] for i in paired])
             latents, states, mask = latents.to(device), states.to(device), mask.to(device)
-            noise = torch.randn_like(latents)
-            t = torch.randint(0, config.num_train_timesteps, (latents.shape[0],), device=device)
-            noisy = noise_scheduler.add_noise(latents, noise, t)
-            target = (
-                noise_scheduler.get_velocity(latents, noise, t) if config.prediction_type == "v_prediction" else noise
-            )
             set_scheduled_lr(optimizer, config, step, started)
-            rows = torch.tensor(paired, dtype=torch.long, device=device)
-            with autocast(device, config.bf16):
-                pred = model(torch.cat([noisy, noisy[rows]]), torch.cat([t, t[rows]]), states, mask)
-            errors = F.mse_loss(pred.float(), torch.cat([target, target[rows]]), reduction="none").mean(dim=(1, 2, 3))
-            per_sample, false_error = errors[: len(texts)], errors[len(texts) :]
-            loss = (
-                per_sample
-                * min_snr_weights(
-                    noise_scheduler, t, config.min_snr_gamma, config.prediction_type, config.min_snr_floor
-                )
-            ).mean()
-            denoising = loss.item()
-            if paired:
-                ranking, ranked_right = near_miss_ranking(per_sample[rows], false_error, config.near_miss_margin)
-                loss = loss + config.near_miss_weight * ranking
-                window.append((ranking.item(), ranked_right.item()))
+            loss, denoising, ranked = batch_loss(model, noise_scheduler, config, latents, states, mask, paired)
+            if ranked:
+                window.append(ranked)
             optimizer_step(optimizer, loss, model.parameters(), config.grad_clip)
             ema.update(model, step)
             step += 1
