@@ -7,6 +7,7 @@ DPM++ 3M and DEIS matched DPM++ 2M, and UniPC's other variant (B(h) = h) failed 
 
 from __future__ import annotations
 
+import torch
 from diffusers import DDPMScheduler, UniPCMultistepScheduler
 
 
@@ -14,6 +15,14 @@ def training_scheduler(num_train_timesteps: int, beta_schedule: str, prediction_
     return DDPMScheduler(
         num_train_timesteps=num_train_timesteps, beta_schedule=beta_schedule, prediction_type=prediction_type
     )
+
+
+def noised(scheduler: DDPMScheduler, latents: torch.Tensor, noise: torch.Tensor, t: torch.Tensor):
+    """The latents noised to steps `t`, and what the model learns to predict there: the velocity (Salimans & Ho,
+    2022) or the noise, by the scheduler's prediction type."""
+    noisy = scheduler.add_noise(latents, noise, t)
+    v_prediction = scheduler.config.prediction_type == "v_prediction"
+    return noisy, scheduler.get_velocity(latents, noise, t) if v_prediction else noise
 
 
 def sampling_scheduler(train: DDPMScheduler) -> UniPCMultistepScheduler:

@@ -45,13 +45,13 @@ def caption_pairs(rng: np.random.Generator, n: int) -> dict[str, list[tuple[str,
     return pairs
 
 
-def same_word_cosine(text, first: str, second: str, word: str, reader=None) -> float:
+def same_word_cosine(text, first: str, second: str, word: str, read=None) -> float:
     """Cosine of `word`'s token state in two captions (it must be one word piece in both), as the encoder gives it
-    or, with the model's caption reader, as the UNet reads it."""
+    or, given the pipeline's `unet_states`, as the UNet reads it."""
     states, mask = text([first, second])
-    if reader is not None:
+    if read is not None:
         with torch.no_grad():
-            states = reader(states, mask)
+            states = read(states, mask)
     at = [["[CLS]", *text.tokenizer.tokenize(c)].index(word) for c in (first, second)]
     return torch.cosine_similarity(states[0, at[0]], states[1, at[1]], dim=0).item()
 
@@ -60,11 +60,10 @@ def twin(req):
     """The same words in another order, false of the scene: the related objects swapped, or their colours."""
     import dataclasses
 
+    from ml_engine.data.negatives import swap_colors
+
     a, b = req.items
-    if req.relation:
-        return dataclasses.replace(req, items=(b, a))
-    swapped = (dataclasses.replace(a, color=b.color), dataclasses.replace(b, color=a.color))
-    return dataclasses.replace(req, items=swapped)
+    return dataclasses.replace(req, items=(b, a) if req.relation else swap_colors(a, b))
 
 
 @torch.no_grad()
@@ -75,11 +74,12 @@ def denoising_twins(pipe, n: int, timesteps=(300, 500, 700, 900)) -> dict[str, f
     from ml_engine.data.captions import canonical_text, passes, requirement_from_scene
     from ml_engine.data.render import render_batch
     from ml_engine.data.scene import sample_scene
-    from ml_engine.schedulers import training_scheduler
+    from ml_engine.schedulers import noised, training_scheduler
     from ml_engine.training.data import encode_renders
 
     rng = np.random.default_rng(7)
-    noise_scheduler = training_scheduler(1000, "squaredcos_cap_v2", pipe.scheduler.config.prediction_type)
+    trained = pipe.scheduler.config  # the sampler shares the training schedule
+    noise_scheduler = training_scheduler(trained.num_train_timesteps, trained.beta_schedule, trained.prediction_type)
     shares = {}
     for category in ("position", "color_attr"):
         scenes, pairs = [], []
@@ -92,16 +92,13 @@ def denoising_twins(pipe, n: int, timesteps=(300, 500, 700, 900)) -> dict[str, f
             pairs.append((canonical_text(req), canonical_text(twin(req))))
         latents = encode_renders(pipe.autoencoder, render_batch(scenes))
         states, mask = pipe.text([p[0] for p in pairs] + [p[1] for p in pairs])
-        if pipe.caption_reader is not None:
-            states = pipe.caption_reader(states, mask)
+        states = pipe.unet_states(states, mask)
         right = []
         generator = torch.Generator().manual_seed(0)
         for step in timesteps:
             noise = torch.randn(latents.shape, generator=generator)
             t = torch.full((n,), step)
-            noisy = noise_scheduler.add_noise(latents, noise, t)
-            v_prediction = noise_scheduler.config.prediction_type == "v_prediction"
-            target = noise_scheduler.get_velocity(latents, noise, t) if v_prediction else noise
+            noisy, target = noised(noise_scheduler, latents, noise, t)
             pred = pipe.unet(torch.cat([noisy, noisy]), torch.cat([t, t]), states, encoder_attention_mask=mask).sample
             error = (pred - torch.cat([target, target])).pow(2).mean(dim=(1, 2, 3))
             right.append((error[:n] < error[n:]).float().mean().item())
@@ -118,15 +115,15 @@ def main() -> None:
     from ml_engine.pipelines import load_pipeline
 
     pipe = load_pipeline(args.model)
-    reader = getattr(pipe, "caption_reader", None)
-    print("token states, cosine at the same word" + (" (encoder / through the caption reader):" if reader else ":"))
+    reads = [None] + ([pipe.unet_states] if getattr(pipe, "caption_reader", None) is not None else [])
+    print("token states, cosine at the same word" + (" (encoder / through the caption reader):" if reads[1:] else ":"))
     for first, second, word in (
         ("a circle to the left of a square", "a square to the left of a circle", "circle"),
         ("a circle to the left of a square", "a square to the left of a circle", "left"),
         ("a red circle and a blue square", "a blue circle and a red square", "circle"),
         ("a red circle and a blue square", "a red square and a blue circle", "red"),
     ):
-        cosines = [same_word_cosine(pipe.text, first, second, word, r) for r in [None, reader][: 1 + bool(reader)]]
+        cosines = [same_word_cosine(pipe.text, first, second, word, read) for read in reads]
         print(f"  {word!r} in {first!r} / {second!r}: " + " / ".join(f"{c:.3f}" for c in cosines))
     pairs = caption_pairs(np.random.default_rng(0), args.pairs)
     print(f"{'captions differing by':<18} {'image pixels changed':>22}")

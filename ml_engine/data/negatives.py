@@ -29,6 +29,11 @@ def other_than(options, current, rng: np.random.Generator):
     return choices[int(rng.integers(len(choices)))]
 
 
+def swap_colors(a: Item, b: Item) -> tuple[Item, Item]:
+    """Two items with their colours exchanged (the binding near miss: the same words in another order)."""
+    return dataclasses.replace(a, color=b.color), dataclasses.replace(b, color=a.color)
+
+
 def _recolor(item: Item, rng: np.random.Generator) -> Item:
     return dataclasses.replace(item, color=other_than(spec.COLORS, item.color, rng))
 
@@ -51,20 +56,14 @@ def _near_miss(req: Requirement, rng: np.random.Generator) -> Requirement:
         if roll < 0.7:
             return dataclasses.replace(req, relation=other_than(spec.RELATIONS, req.relation, rng))
         if items[0].color and roll < 0.85:  # the colours swapped between the related objects
-            a, b = items
-            return dataclasses.replace(
-                req, items=(dataclasses.replace(a, color=b.color), dataclasses.replace(b, color=a.color))
-            )
+            return dataclasses.replace(req, items=swap_colors(*items))
         i = int(rng.integers(len(items)))
         items[i] = _recolor(items[i], rng) if items[i].color else _reshape(items[i], rng)
         return dataclasses.replace(req, items=tuple(items))
     colored = [i for i, item in enumerate(items) if item.color]
     if len(colored) >= 2 and rng.random() < 0.6:  # binding: two objects' colours swapped
         i, j = rng.choice(colored, size=2, replace=False)
-        items[i], items[j] = (
-            dataclasses.replace(items[i], color=items[j].color),
-            dataclasses.replace(items[j], color=items[i].color),
-        )
+        items[i], items[j] = swap_colors(items[i], items[j])
         return dataclasses.replace(req, items=tuple(items))
     i = int(rng.integers(len(items)))
     item = items[i]

@@ -116,6 +116,10 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
             return alpha * latents - sigma * model_output
         return (latents - sigma * model_output) / alpha  # epsilon
 
+    def unet_states(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The encoder's token states as the UNet reads them: through the caption reader when the model has one."""
+        return self.caption_reader(states, mask) if self.caption_reader is not None else states
+
     def conditioning(self, prompts: list[str], negatives: list[str], candidates: int):
         """The prompts' states and mask (one row an image), and the UNet's conditioning for every batch row:
         the negatives' rows first when there are any (guidance), each repeated for every candidate. The critic
@@ -123,7 +127,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         states, mask = self.encode_prompts(prompts + negatives)  # one text-encoder pass for both
         n = len(prompts)
         text_states, text_mask = states[:n], mask[:n]
-        read = self.caption_reader(states, mask) if self.caption_reader is not None else states
+        read = self.unet_states(states, mask)
         cond, cond_mask = read[:n].repeat(candidates, 1, 1), text_mask.repeat(candidates, 1)
         if negatives:
             uncond, uncond_mask = read[n:].repeat(candidates, 1, 1), mask[n:].repeat(candidates, 1)

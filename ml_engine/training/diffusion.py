@@ -31,7 +31,7 @@ from ml_engine.models.caption_reader import CaptionReader
 from ml_engine.models.unet import build_unet, deepen_attention
 from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
 from ml_engine.provenance import training_tags
-from ml_engine.schedulers import sampling_scheduler, training_scheduler
+from ml_engine.schedulers import noised, sampling_scheduler, training_scheduler
 from ml_engine.tracking import Tracker
 from ml_engine.training.common import (
     EMA,
@@ -99,8 +99,7 @@ def batch_loss(model: ReadingUNet, noise_scheduler, config: DiffusionConfig, lat
     there were pairs, (ranking loss, share ranked right)."""
     noise = torch.randn_like(latents)
     t = torch.randint(0, config.num_train_timesteps, (latents.shape[0],), device=latents.device)
-    noisy = noise_scheduler.add_noise(latents, noise, t)
-    target = noise_scheduler.get_velocity(latents, noise, t) if config.prediction_type == "v_prediction" else noise
+    noisy, target = noised(noise_scheduler, latents, noise, t)
     rows = torch.tensor(paired, dtype=torch.long, device=latents.device)
     with autocast(config.device, config.bf16):
         # the near misses ride in the same batch, as extra rows repeating their scenes' noisy latents
@@ -186,7 +185,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
     )
     pipe.set_progress_bar_config(disable=True)
     params = sum(p.numel() for p in model.unet.parameters())
-    reader_params = sum(p.numel() for p in model.caption_reader.parameters()) if model.caption_reader else 0
+    reader_params = sum(p.numel() for p in model.caption_reader.parameters()) if model.caption_reader is not None else 0
     tracker = Tracker(config.mlflow, config.experiment, config.name, os.path.join(config.run_dir, "tb"))
     info["run_id"] = tracker.start(
         {**vars(config), "unet_params": params, "caption_reader_params": reader_params},
