@@ -70,7 +70,9 @@ class DiffusionConfig(CommonConfig):
     transformer_layers: int = 1  # with init_from: more than the loaded UNet has adds zero-initialised layers
     caption_reader_layers: int = 0  # > 0 adds a CaptionReader of this depth (word order for the UNet,
     # models/caption_reader.py) unless init_from has one, which is then trained on
-    caption_reader_lr_scale: float = 1.0  # the reader's learning rate against the UNet's
+    caption_reader_from: str = ""  # a pre-trained CaptionReader folder (training/caption_reader.py), used when
+    # init_from has no reader of its own
+    caption_reader_lr_scale: float = 1.0  # the reader's learning rate against the UNet's; 0 freezes it
     num_train_timesteps: int = 1000
     beta_schedule: str = "squaredcos_cap_v2"
     prediction_type: str = "v_prediction"
@@ -162,6 +164,25 @@ class CriticConfig(CommonConfig):
 
 
 @dataclass
+class CaptionReaderConfig(CommonConfig):
+    """Pre-training of the diffusion model's CaptionReader on captions alone (training/caption_reader.py)."""
+
+    kind: str = "caption_reader"
+    layers: int = 2  # models/caption_reader.py
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    batch_size: int = 256
+    captions: int = 40_000  # labelled captions drawn and encoded once (cached), read over and over
+    held_out: int = 2_000  # more, of another seed, for the accuracies
+    paraphrase_prob: float = 0.5
+    category_weights: dict[str, float] = field(default_factory=dict)  # overrides captions.TRAINING_CATEGORY_WEIGHTS
+    probe_scale: float = 2.0  # the heads' logits are this times the added state's projection on unit directions,
+    # so what the reader adds must itself be large enough to carry the attributes, not a scaled-up whisper
+    label_smoothing: float = 0.1  # a loss that saturates, so what is added stops growing once the attributes are
+    # told apart (without it the added part reached twice the encoder's own state norm in 500 steps)
+
+
+@dataclass
 class DomainClassifierTrainConfig(CommonConfig):
     kind: str = "domain_classifier"
     widths: tuple[int, ...] = (32, 64, 128, 192)  # see DomainClassifierConfig
@@ -180,6 +201,7 @@ KINDS = {
     "gan": GANConfig,
     "critic": CriticConfig,
     "domain_classifier": DomainClassifierTrainConfig,
+    "caption_reader": CaptionReaderConfig,
 }
 
 

@@ -10,7 +10,7 @@ def add_train_parser(sub) -> None:
     p.add_argument(
         "--config",
         required=True,
-        help="JSON file with a `kind` (autoencoder, diffusion, gan, critic, domain_classifier)",
+        help="JSON file with a `kind` (autoencoder, diffusion, gan, critic, domain_classifier, caption_reader)",
     )
     p.add_argument("--device", help="cpu or cuda (overrides the config)")
     p.add_argument("--name", help="run name (overrides the config); a run with checkpoints resumes")
@@ -42,6 +42,8 @@ def run(args) -> int:
         from ml_engine.training.critic import train_critic as train
     elif config.kind == "domain_classifier":
         from ml_engine.training.domain_classifier import train_domain_classifier as train
+    elif config.kind == "caption_reader":
+        from ml_engine.training.caption_reader import train_caption_reader as train
     else:
         from ml_engine.training.diffusion import train_diffusion as train
     output = train(config)

@@ -84,14 +84,22 @@ def _noun_phrase(item: Item) -> str:
 
 def canonical_text(req: Requirement) -> str:
     """The spec's canonical caption form (note: always "a", even before "orange")."""
+    return canonical_parts(req)[0]
+
+
+def canonical_parts(req: Requirement) -> tuple[str, list[tuple[int, str]]]:
+    """The canonical caption, and each item's index and noun phrase (no article) in the order the text names them
+    (none for a count)."""
     if req.count is not None:
-        return f"{spec.NUMBER_WORDS[req.count]} {spec.PLURALS[req.items[0].shape]}"
-    phrases = [f"a {_noun_phrase(i)}" for i in req.items]
+        return f"{spec.NUMBER_WORDS[req.count]} {spec.PLURALS[req.items[0].shape]}", []
+    nouns = [_noun_phrase(i) for i in req.items]
+    phrases = [f"a {n}" for n in nouns]
+    named = list(enumerate(nouns))
     if req.relation is not None:
-        return f"{phrases[0]} {spec.RELATION_PHRASES[req.relation]} {phrases[1]}"
+        return f"{phrases[0]} {spec.RELATION_PHRASES[req.relation]} {phrases[1]}", named
     if len(phrases) <= 2:
-        return " and ".join(phrases)
-    return ", ".join(phrases[:-1]) + " and " + phrases[-1]
+        return " and ".join(phrases), named
+    return ", ".join(phrases[:-1]) + " and " + phrases[-1], named
 
 
 def _pick(options, rng: np.random.Generator):
@@ -115,27 +123,43 @@ def _paraphrase_item(item: Item, rng: np.random.Generator) -> str:
 
 def paraphrase_text(req: Requirement, rng: np.random.Generator) -> str:
     """A true rewording of the requirement outside the canonical grammar."""
+    return paraphrase_parts(req, rng)[0]
+
+
+def paraphrase_parts(req: Requirement, rng: np.random.Generator) -> tuple[str, list[tuple[int, str]]]:
+    """A true rewording, and each item's index and noun phrase (no article) in the order the text names them."""
     if req.count is not None:
         word = _pick(SHAPE_WORDS[req.items[0].shape], rng)
         plural = PLURAL_WORDS[word]
         forms = [f"{DIGITS[req.count]} {plural}", f"exactly {spec.NUMBER_WORDS[req.count]} {plural}"]
         if req.count == 2:
             forms.append(f"a pair of {plural}")
-        return _pick(forms, rng)
-    items, relation = list(req.items), req.relation
-    if len(items) == 2 and rng.random() < 0.5:  # say it the other way round
-        items.reverse()
+        return _pick(forms, rng), []
+    order, relation = list(range(len(req.items))), req.relation
+    if len(order) == 2 and rng.random() < 0.5:  # say it the other way round
+        order.reverse()
         relation = INVERSE[relation] if relation else None
-    phrases = [_paraphrase_item(i, rng) for i in items]
+    phrases = [_paraphrase_item(req.items[i], rng) for i in order]
+    named = [(i, p.split(" ", 1)[1]) for i, p in zip(order, phrases)]
     if relation is not None:
         if relation in ("left of", "right of") and rng.random() < 0.25:
-            return f"{phrases[0]} next to {phrases[1]}"
-        return f"{phrases[0]} {_pick(RELATION_WORDS[relation], rng)} {phrases[1]}"
+            return f"{phrases[0]} next to {phrases[1]}", named
+        return f"{phrases[0]} {_pick(RELATION_WORDS[relation], rng)} {phrases[1]}", named
     if len(phrases) == 1:
-        return _pick([phrases[0], f"one {phrases[0].split(' ', 1)[1]}", f"there is {phrases[0]}"], rng)
+        return _pick([phrases[0], f"one {named[0][1]}", f"there is {phrases[0]}"], rng), named
     if len(phrases) == 2:
-        return _pick([f"{phrases[0]} and {phrases[1]}", f"{phrases[0]} with {phrases[1]}"], rng)
-    return ", ".join(phrases[:-1]) + " and " + phrases[-1]
+        return _pick([f"{phrases[0]} and {phrases[1]}", f"{phrases[0]} with {phrases[1]}"], rng), named
+    return ", ".join(phrases[:-1]) + " and " + phrases[-1], named
+
+
+def item_spans(text: str, named: list[tuple[int, str]]) -> list[tuple[int, int, int]]:
+    """(item index, start, end) of each named noun phrase in the text, found in the order the text names them."""
+    spans, cursor = [], 0
+    for index, phrase in named:
+        start = text.index(phrase, cursor)
+        spans.append((index, start, start + len(phrase)))
+        cursor = start + len(phrase)
+    return spans
 
 
 # ---------------------------------------------------------------- truthful requirements from a scene
@@ -218,7 +242,15 @@ def training_requirement(
 
 
 def caption_text(req: Requirement, rng: np.random.Generator, paraphrase_prob: float) -> str:
-    return paraphrase_text(req, rng) if rng.random() < paraphrase_prob else canonical_text(req)
+    return caption_parts(req, rng, paraphrase_prob)[0]
+
+
+def caption_parts(
+    req: Requirement, rng: np.random.Generator, paraphrase_prob: float
+) -> tuple[str, list[tuple[int, int, int]]]:
+    """A caption of the requirement, reworded for a `paraphrase_prob` share, and where in it each item is named."""
+    text, named = paraphrase_parts(req, rng) if rng.random() < paraphrase_prob else canonical_parts(req)
+    return text, item_spans(text, named)
 
 
 def training_caption(

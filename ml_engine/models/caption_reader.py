@@ -55,9 +55,12 @@ class CaptionReader(ModelMixin, ConfigMixin):
         nn.init.zeros_(self.project.weight)
         nn.init.zeros_(self.project.bias)
 
-    def forward(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """Token states [B, T, width] and their attention mask [B, T] (1 = a real token) -> read states."""
+    def read(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """What the reader adds to each token state [B, T, width] (padding rows included: `forward` zeroes them)."""
         words = self.norm_in(states) + self.word_order[:, : states.shape[1]].to(states.dtype)
         read = self.blocks(words, src_key_padding_mask=mask == 0)
-        keep = mask[..., None].to(states.dtype)
-        return (states + self.project(self.norm_out(read))) * keep
+        return self.project(self.norm_out(read))
+
+    def forward(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Token states [B, T, width] and their attention mask [B, T] (1 = a real token) -> read states."""
+        return (states + self.read(states, mask)) * mask[..., None].to(states.dtype)

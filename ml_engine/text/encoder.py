@@ -62,3 +62,9 @@ class TextEncoder:
         missing = self.max_tokens - batch["input_ids"].shape[1]
         states = F.pad(out.last_hidden_state.float(), (0, 0, 0, missing))
         return states, F.pad(batch["attention_mask"], (0, missing)).to(device)
+
+    def token_offsets(self, captions: list[str]) -> list[list[tuple[int, int]]]:
+        """Per caption, each token's (start, end) characters in the text, in the order of the states' rows
+        ((0, 0) for [CLS] and [SEP])."""
+        batch = self.tokenizer(list(captions), truncation=True, max_length=self.max_tokens, return_offsets_mapping=True)
+        return [[tuple(pair) for pair in row] for row in batch["offset_mapping"]]

@@ -74,7 +74,7 @@ class ReadingUNet(nn.Module):
 
     def parameter_groups(self, reader_lr_scale: float) -> list[dict]:
         groups = [{"params": list(self.unet.parameters())}]
-        if self.caption_reader is not None:
+        if self.caption_reader is not None and reader_lr_scale > 0:
             groups.append({"params": list(self.caption_reader.parameters()), "lr_scale": reader_lr_scale})
         return groups
 
@@ -115,10 +115,17 @@ def batch_loss(model: ReadingUNet, noise_scheduler, config: DiffusionConfig, lat
 
 
 def _load_caption_reader(config: DiffusionConfig) -> CaptionReader | None:
-    folder = os.path.join(config.init_from, "caption_reader") if config.init_from else ""
-    if folder and os.path.isdir(folder):
-        return CaptionReader.from_pretrained(folder, use_safetensors=True)
-    return CaptionReader(layers=config.caption_reader_layers) if config.caption_reader_layers > 0 else None
+    """init_from's reader, else a pre-trained one (`caption_reader_from`), else a fresh one of the asked depth;
+    frozen when its learning-rate scale is 0."""
+    own = os.path.join(config.init_from, "caption_reader") if config.init_from else ""
+    folder = own if own and os.path.isdir(own) else os.path.expanduser(config.caption_reader_from)
+    if folder:
+        reader = CaptionReader.from_pretrained(folder, use_safetensors=True)
+    elif config.caption_reader_layers > 0:
+        reader = CaptionReader(layers=config.caption_reader_layers)
+    else:
+        return None
+    return reader.requires_grad_(config.caption_reader_lr_scale > 0)
 
 
 def _load_unet(config: DiffusionConfig):
