@@ -68,6 +68,8 @@ class DiffusionConfig(CommonConfig):
     layers_per_block: int = 2
     attention_head_dim: int = 32
     transformer_layers: int = 1  # with init_from: more than the loaded UNet has adds zero-initialised layers
+    coordinates: bool = False  # the UNet also takes (x, y) per latent cell (models/unet.with_coordinates); added
+    # at zero to an init_from UNet that lacks them
     caption_reader_layers: int = 0  # > 0 adds a CaptionReader of this depth (word order for the UNet,
     # models/caption_reader.py) unless init_from has one, which is then trained on
     caption_reader_from: str = ""  # a pre-trained CaptionReader folder (training/caption_reader.py), used when
@@ -209,6 +211,8 @@ def load_config(path: str, **overrides) -> CommonConfig:
     with open(path) as f:
         data = json.load(f)
     data.update({k: v for k, v in overrides.items() if v is not None})
+    # a run may start from another run's output under the cache: "~/.cache/t2i/runs/..."
+    data = {k: os.path.expanduser(v) if isinstance(v, str) and v.startswith("~/") else v for k, v in data.items()}
     cls = KINDS[data.get("kind", "diffusion")]
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = set(data) - names

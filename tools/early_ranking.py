@@ -39,6 +39,7 @@ def main() -> None:
     from ml_engine.evaluation.prompts import prompt_set
     from ml_engine.evaluation.rules import passes
     from ml_engine.images import to_pil
+    from ml_engine.models.unet import with_coordinates
     from ml_engine.pipelines import load_pipeline
     from ml_engine.pipelines.base import candidate_seed
 
@@ -61,8 +62,8 @@ def main() -> None:
             pipe.scheduler.set_timesteps(steps)
             early = []
             for t in pipe.scheduler.timesteps:
-                out = pipe.unet(torch.cat([latents, latents]), t, encoder_hidden_states=both,
-                                encoder_attention_mask=both_mask).sample  # fmt: skip
+                both_latents = with_coordinates(torch.cat([latents, latents]), pipe.unet)
+                out = pipe.unet(both_latents, t, encoder_hidden_states=both, encoder_attention_mask=both_mask).sample
                 unconditional, conditional = out.chunk(2)
                 out = unconditional + guidance * (conditional - unconditional)
                 x0 = pipe._predict_x0(latents, out, t)

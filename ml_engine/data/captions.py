@@ -140,7 +140,7 @@ def paraphrase_parts(req: Requirement, rng: np.random.Generator) -> tuple[str, l
         order.reverse()
         relation = INVERSE[relation] if relation else None
     phrases = [_paraphrase_item(req.items[i], rng) for i in order]
-    named = [(i, p.split(" ", 1)[1]) for i, p in zip(order, phrases)]
+    named = [(i, p.split(" ", 1)[1]) for i, p in zip(order, phrases, strict=True)]
     if relation is not None:
         if relation in ("left of", "right of") and rng.random() < 0.25:
             return f"{phrases[0]} next to {phrases[1]}", named

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+import torch
 from diffusers import UNet2DConditionModel
 from diffusers.models.transformers.transformer_2d import Transformer2DModel
 from torch import nn
@@ -57,4 +58,36 @@ def deepen_attention(unet: UNet2DConditionModel, transformer_layers: int) -> UNe
                 for projection in (block.attn1.to_out[0], block.attn2.to_out[0], block.ff.net[-1]):
                     nn.init.zeros_(projection.weight)
                     nn.init.zeros_(projection.bias)
+    return grown.to(unet.device)
+
+
+COORDINATES = 2  # (x, y) channels
+
+
+def with_coordinates(latents: torch.Tensor, unet: UNet2DConditionModel) -> torch.Tensor:
+    """The UNet's input: the latents, followed by (x, y) in [-1, 1] per cell when the UNet takes them (its input
+    has COORDINATES more channels than its output). Without them a query in the latent grid knows where it is only
+    through zero padding, and a caption's "left" has nowhere to land (docs/shapes-model.md, session 10)."""
+    if unet.config.in_channels != unet.config.out_channels + COORDINATES:
+        return latents
+    batch, _, height, width = latents.shape
+    y, x = torch.meshgrid(
+        torch.linspace(-1, 1, height, device=latents.device),
+        torch.linspace(-1, 1, width, device=latents.device),
+        indexing="ij",
+    )
+    grid = torch.stack([x, y]).to(latents.dtype).expand(batch, -1, -1, -1)
+    return torch.cat([latents, grid], dim=1)
+
+
+def add_coordinates(unet: UNet2DConditionModel) -> UNet2DConditionModel:
+    """A copy of `unet` that also takes (x, y) channels, computing the same function: their input weights start at
+    zero, so a trained UNet carries over and learns to use where each cell is."""
+    if unet.config.in_channels != unet.config.out_channels:
+        raise ValueError("this UNet already takes more than its latents")
+    grown = UNet2DConditionModel.from_config({**unet.config, "in_channels": unet.config.in_channels + COORDINATES})
+    state = unet.state_dict()
+    weight = state["conv_in.weight"]
+    state["conv_in.weight"] = torch.cat([weight, weight.new_zeros(weight.shape[0], COORDINATES, *weight.shape[2:])], 1)
+    grown.load_state_dict(state)
     return grown.to(unet.device)

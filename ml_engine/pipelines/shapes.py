@@ -43,6 +43,7 @@ from ml_engine.models.autoencoder import ShapesAutoencoder
 from ml_engine.models.caption_reader import CaptionReader
 from ml_engine.models.critic import JudgePanel, LatentCritic
 from ml_engine.models.gan import GANDiscriminator
+from ml_engine.models.unet import with_coordinates
 from ml_engine.pipelines.base import (
     GenerationResult,
     StepCallback,
@@ -191,7 +192,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         negatives = [n for n in negatives for _ in range(num_images_per_prompt)] if use_cfg else []
         text_states, text_mask, cond, cond_mask = self.conditioning(expanded, negatives, candidates)
 
-        shape = (batch, self.unet.config.in_channels, self.unet.config.sample_size, self.unet.config.sample_size)
+        shape = (batch, self.unet.config.out_channels, self.unet.config.sample_size, self.unet.config.sample_size)
         # noise is drawn on the CPU so the same seed gives the same image on any device
         latents = randn_tensor(shape, generator=generator, device=torch.device("cpu"), dtype=torch.float32)
         latents = latents.to(self.device, self.unet.dtype) * self.scheduler.init_noise_sigma
@@ -207,6 +208,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
             for i, t in enumerate(timesteps):
                 model_input = torch.cat([latents, latents]) if use_cfg else latents
                 model_input = self.scheduler.scale_model_input(model_input, t)
+                model_input = with_coordinates(model_input, self.unet)
                 out = self.unet(model_input, t, encoder_hidden_states=cond, encoder_attention_mask=cond_mask).sample
                 if use_cfg:
                     out_uncond, out_cond = out.chunk(2)

@@ -143,7 +143,16 @@ def test_shipped_configs_parse():
             "gan",
             "critic",
             "domain_classifier",
+            "caption_reader",
         }
+
+
+def test_a_config_may_start_from_a_run_under_the_home_cache(tmp_path):
+    path = tmp_path / "continue.json"
+    path.write_text(json.dumps({"kind": "diffusion", "init_from": "~/.cache/t2i/runs/x/final", "autoencoder": "a"}))
+    config = load_config(str(path))
+    assert config.init_from == os.path.join(os.path.expanduser("~"), ".cache/t2i/runs/x/final")
+    assert config.autoencoder == "a"
 
 
 def test_training_logs_params_curves_and_sample_grids_to_mlflow(tmp_path, trained_autoencoder, monkeypatch):

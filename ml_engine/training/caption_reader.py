@@ -35,20 +35,36 @@ from ml_engine.models.caption_reader import CaptionReader
 from ml_engine.provenance import training_tags
 from ml_engine.text.encoder import HIDDEN, TextEncoder
 from ml_engine.tracking import Tracker
-from ml_engine.training.common import finish_run, load_checkpoint, optimizer_step, save_checkpoint, seed_everything
-from ml_engine.training.common import set_scheduled_lr
+from ml_engine.training.common import (
+    finish_run,
+    load_checkpoint,
+    optimizer_step,
+    save_checkpoint,
+    seed_everything,
+    set_scheduled_lr,
+)
 
 IGNORE = -100
 # the side of the picture each object of a relation stands on, (first item, second item)
-SIDES = {"left of": ("left", "right"), "right of": ("right", "left"), "above": ("top", "bottom"), "below": ("bottom", "top")}
-ATTRIBUTES = {"color": spec.COLORS, "shape": spec.SHAPES, "size": spec.SIZES, "side": ("left", "right", "top", "bottom")}
+SIDES = {
+    "left of": ("left", "right"),
+    "right of": ("right", "left"),
+    "above": ("top", "bottom"),
+    "below": ("bottom", "top"),
+}
+ATTRIBUTES = {
+    "color": spec.COLORS,
+    "shape": spec.SHAPES,
+    "size": spec.SIZES,
+    "side": ("left", "right", "top", "bottom"),
+}
 
 
 def item_attributes(req: Requirement, text: str) -> list[list[int]]:
     """Per item, its class per attribute (IGNORE where the caption does not say: no colour named, or "next to")."""
-    sides = SIDES[req.relation] if req.relation and " next to " not in text else (None, None)
+    sides = SIDES[req.relation] if req.relation and " next to " not in text else (None,) * len(req.items)
     rows = []
-    for item, side in zip(req.items, sides if req.relation else [None] * len(req.items)):
+    for item, side in zip(req.items, sides, strict=True):
         values = {"color": item.color, "shape": item.shape, "size": item.size, "side": side}
         rows.append([ATTRIBUTES[a].index(v) if v else IGNORE for a, v in values.items()])
     return rows
@@ -84,7 +100,7 @@ def labelled_captions(config: CaptionReaderConfig, n: int, seed: int, encoder: T
         s, m = encoder(chunk)
         states.append(s.to(torch.bfloat16))
         masks.append(m.bool())
-        for offsets, (spans, rows) in zip(encoder.token_offsets(chunk), labels[start : start + 256]):
+        for offsets, (spans, rows) in zip(encoder.token_offsets(chunk), labels[start : start + 256], strict=True):
             label_rows.append(token_labels(offsets, spans, rows, encoder.max_tokens))
     data = {"states": torch.cat(states), "mask": torch.cat(masks), "labels": torch.stack(label_rows)}
     os.makedirs(os.path.dirname(path), exist_ok=True)

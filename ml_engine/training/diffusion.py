@@ -28,7 +28,7 @@ from ml_engine.evaluation.prompts import prompt_set
 from ml_engine.evaluation.run import evaluate_pipeline
 from ml_engine.images import grid
 from ml_engine.models.caption_reader import CaptionReader
-from ml_engine.models.unet import build_unet, deepen_attention
+from ml_engine.models.unet import add_coordinates, build_unet, deepen_attention, with_coordinates
 from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
 from ml_engine.provenance import training_tags
 from ml_engine.schedulers import noised, sampling_scheduler, training_scheduler
@@ -70,7 +70,8 @@ class ReadingUNet(nn.Module):
     def forward(self, noisy: torch.Tensor, t: torch.Tensor, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.caption_reader is not None:
             states = self.caption_reader(states, mask)
-        return self.unet(noisy, t, encoder_hidden_states=states, encoder_attention_mask=mask).sample
+        unet_input = with_coordinates(noisy, self.unet)
+        return self.unet(unet_input, t, encoder_hidden_states=states, encoder_attention_mask=mask).sample
 
     def parameter_groups(self, reader_lr_scale: float) -> list[dict]:
         groups = [{"params": list(self.unet.parameters())}]
@@ -118,7 +119,7 @@ def _load_caption_reader(config: DiffusionConfig) -> CaptionReader | None:
     """init_from's reader, else a pre-trained one (`caption_reader_from`), else a fresh one of the asked depth;
     frozen when its learning-rate scale is 0."""
     own = os.path.join(config.init_from, "caption_reader") if config.init_from else ""
-    folder = own if own and os.path.isdir(own) else os.path.expanduser(config.caption_reader_from)
+    folder = own if own and os.path.isdir(own) else config.caption_reader_from
     if folder:
         reader = CaptionReader.from_pretrained(folder, use_safetensors=True)
     elif config.caption_reader_layers > 0:
@@ -135,13 +136,16 @@ def _load_unet(config: DiffusionConfig):
         unet = UNet2DConditionModel.from_pretrained(config.init_from, subfolder="unet", use_safetensors=True)
         if config.transformer_layers > unet.config.transformer_layers_per_block:
             unet = deepen_attention(unet, config.transformer_layers)
+        if config.coordinates and unet.config.in_channels == unet.config.out_channels:
+            unet = add_coordinates(unet)
         return unet
-    return build_unet(
+    unet = build_unet(
         block_out_channels=config.block_out_channels,
         layers_per_block=config.layers_per_block,
         attention_head_dim=config.attention_head_dim,
         transformer_layers=config.transformer_layers,
     )
+    return add_coordinates(unet) if config.coordinates else unet
 
 
 def previous_training(config: DiffusionConfig) -> dict:
