@@ -31,7 +31,7 @@ def train_throughput(pipe, batch: int = 128, steps: int = 6) -> float:
     scheduler = training_scheduler(1000, "squaredcos_cap_v2", "v_prediction")
     optimizer = torch.optim.AdamW(unet.parameters(), lr=1e-6)
     states, mask = pipe.text(["a red circle to the left of a blue square"] * batch)
-    latents = torch.randn(batch, unet.config.in_channels, 8, 8)  # with any coordinate channels: the UNet's input
+    latents = torch.randn(batch, unet.config.in_channels, 8, 8)  # its input channels, coordinates included
     timings = []
     for _ in range(steps):
         start = time.perf_counter()

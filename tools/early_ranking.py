@@ -39,7 +39,6 @@ def main() -> None:
     from ml_engine.evaluation.prompts import prompt_set
     from ml_engine.evaluation.rules import passes
     from ml_engine.images import to_pil
-    from ml_engine.models.unet import with_coordinates
     from ml_engine.pipelines import load_pipeline
     from ml_engine.pipelines.base import candidate_seed
 
@@ -62,8 +61,7 @@ def main() -> None:
             pipe.scheduler.set_timesteps(steps)
             early = []
             for t in pipe.scheduler.timesteps:
-                both_latents = with_coordinates(torch.cat([latents, latents]), pipe.unet)
-                out = pipe.unet(both_latents, t, encoder_hidden_states=both, encoder_attention_mask=both_mask).sample
+                out = pipe.predict(torch.cat([latents, latents]), t, both, both_mask)
                 unconditional, conditional = out.chunk(2)
                 out = unconditional + guidance * (conditional - unconditional)
                 x0 = pipe._predict_x0(latents, out, t)

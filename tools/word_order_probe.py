@@ -78,7 +78,6 @@ def denoising_twins(pipe, n: int, timesteps=TWIN_TIMESTEPS) -> dict[str, list[fl
     from ml_engine.data.captions import canonical_text, passes, requirement_from_scene
     from ml_engine.data.render import render_batch
     from ml_engine.data.scene import sample_scene
-    from ml_engine.models.unet import with_coordinates
     from ml_engine.schedulers import noised, training_scheduler
     from ml_engine.training.data import encode_renders
 
@@ -104,8 +103,7 @@ def denoising_twins(pipe, n: int, timesteps=TWIN_TIMESTEPS) -> dict[str, list[fl
             noise = torch.randn(latents.shape, generator=generator)
             t = torch.full((n,), step)
             noisy, target = noised(noise_scheduler, latents, noise, t)
-            both = with_coordinates(torch.cat([noisy, noisy]), pipe.unet)
-            pred = pipe.unet(both, torch.cat([t, t]), states, encoder_attention_mask=mask).sample
+            pred = pipe.predict(torch.cat([noisy, noisy]), torch.cat([t, t]), states, mask)
             error = (pred - torch.cat([target, target])).pow(2).mean(dim=(1, 2, 3))
             right.append((error[:n] < error[n:]).float().mean().item())
         shares[category] = right

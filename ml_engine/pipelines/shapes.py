@@ -117,6 +117,12 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
             return alpha * latents - sigma * model_output
         return (latents - sigma * model_output) / alpha  # epsilon
 
+    def predict(self, latents: torch.Tensor, t, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The UNet's output on `latents` at step(s) `t` under the token states it reads (`unet_states`); its input
+        gets each cell's coordinates when it takes them. Sampling, redrawing and the tools call the UNet here."""
+        unet_input = with_coordinates(latents, self.unet)
+        return self.unet(unet_input, t, encoder_hidden_states=states, encoder_attention_mask=mask).sample
+
     def unet_states(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The encoder's token states as the UNet reads them: through the caption reader when the model has one."""
         return self.caption_reader(states, mask) if self.caption_reader is not None else states
@@ -208,8 +214,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
             for i, t in enumerate(timesteps):
                 model_input = torch.cat([latents, latents]) if use_cfg else latents
                 model_input = self.scheduler.scale_model_input(model_input, t)
-                model_input = with_coordinates(model_input, self.unet)
-                out = self.unet(model_input, t, encoder_hidden_states=cond, encoder_attention_mask=cond_mask).sample
+                out = self.predict(model_input, t, cond, cond_mask)
                 if use_cfg:
                     out_uncond, out_cond = out.chunk(2)
                     out = out_uncond + guidance_scale * (out_cond - out_uncond)

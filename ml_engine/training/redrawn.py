@@ -18,7 +18,6 @@ from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
 from ml_engine.config import CACHE_ROOT
-from ml_engine.models.unet import with_coordinates
 from ml_engine.training.data import ScenePool
 
 CHUNK = 256
@@ -44,8 +43,7 @@ def redraw(pipe, latents: torch.Tensor, start_step: int, seed: int) -> torch.Ten
     states, mask = pipe.encode_prompts([""] * len(latents))
     scheduler.set_begin_index(start_step * scheduler.order)
     for t in timesteps:
-        x_in = with_coordinates(x.to(pipe.unet.dtype), pipe.unet)
-        out = pipe.unet(x_in, t, encoder_hidden_states=states, encoder_attention_mask=mask).sample
+        out = pipe.predict(x.to(pipe.unet.dtype), t, states, mask)
         x = scheduler.step(out, t, x).prev_sample
     return x.float()
 
