@@ -19,7 +19,7 @@ class CommonConfig:
     name: str = "run"  # run name: checkpoints live in <cache>/runs/<name>, MLflow run name
     seed: int = 0  # seeds torch, numpy and the scene stream
     device: str = "cpu"  # "cpu" or "cuda"; the same code runs on both
-    bf16: bool = True  # bf16 autocast (1.4-2x on this CPU; always on CUDA)
+    bf16: bool = True  # bf16 autocast where it pays (CUDA, AVX-512 CPUs: 1.4-2x; emulated on AVX2: precision.py)
     threads: int = 0  # torch CPU threads; 0 leaves torch's default
     batch_size: int = 128
     lr: float = 1e-3
@@ -142,6 +142,8 @@ class CriticConfig(CommonConfig):
     relative_bias: bool = False  # a learned attention bias per cell-to-cell offset (added at zero to an init_from)
     grounding_heads: int = 0  # words told where they look over the cells, as (x, y) per head (models/critic.py)
     word_positions: bool = False  # a learned embedding per token index: MiniLM's states carry little word order
+    caption_reader_from: str = ""  # a pre-trained CaptionReader folder the critic reads the words through, frozen
+    relation_heads: int = 0  # the relation term: side asked for . place found, per word and head (models/critic.py)
     lr: float = 3e-4
     weight_decay: float = 0.01
     near_miss_prob: float = 1.0  # share of scenes that also get a near-miss false caption (data/negatives.py)

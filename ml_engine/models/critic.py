@@ -17,6 +17,7 @@ from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
 
+from ml_engine.models.caption_reader import CaptionReader
 from ml_engine.models.positions import sinusoids
 from ml_engine.text.encoder import HIDDEN as WORD_DIM
 
@@ -37,8 +38,15 @@ class LatentCritic(ModelMixin, ConfigMixin):
         grounding_heads: int = 0,
         word_positions: bool = False,
         max_words: int = 32,
+        caption_reader: bool = False,
+        relation_heads: int = 0,
     ):
         super().__init__()
+        # the words read first by a CaptionReader pre-trained on captions alone (training/caption_reader.py) and
+        # frozen: each word piece of a noun phrase then says its object's colour, shape, size and side of the picture
+        # ("circle" in "a circle to the left of a square": left), which MiniLM's own states do not
+        # (not `self.caption_reader`: diffusers resolves an attribute named like a config entry to the config value)
+        self.reader = CaptionReader().requires_grad_(False) if caption_reader else None
         self.stem = nn.Sequential(
             nn.Conv2d(latent_channels, width, 3, padding=1), nn.GELU(), nn.Conv2d(width, width, 3, padding=1)
         )
@@ -85,10 +93,35 @@ class LatentCritic(ModelMixin, ConfigMixin):
         self.register_buffer("cell_places", places, persistent=False)
         self.norm = nn.LayerNorm(width)
         self.head = nn.Linear(width, 1)
+        # the relation term: each word finds its object over the cells (a soft-argmax per head, as `grounding`), reads
+        # from its own state which side of the others that object should be on, and the verdict gains the agreement
+        # of the two: sum over words and heads of side . place, with the sides centred over the caption so that
+        # moving the whole scene changes nothing. "Which of two objects is left of the other" becomes one bilinear
+        # comparison instead of a three-way interaction that the layers never learnt (docs/shapes-model.md, session 8)
+        # With a reader, the query and the side are read from what the reader adds, where a linear head finds each
+        # object's shape, colour and side exactly (training/caption_reader.py): the term then learns from its first
+        # step. From the encoder's mixed word states it stayed dormant (side and query weights hardly moved in 200
+        # steps: neither gets a gradient until the other is of use).
+        self.relation = None
+        if relation_heads:
+            said = word_dim if caption_reader else width
+            self.relation = nn.ModuleDict(
+                {
+                    "query": nn.Linear(said, width),
+                    "key": nn.Linear(width, width),
+                    "side": nn.Linear(said, 2 * relation_heads),
+                }
+            )
+            nn.init.normal_(self.relation["side"].weight, std=0.1 if caption_reader else 0.1 / width**0.5)
+            nn.init.zeros_(self.relation["side"].bias)
 
     def forward(self, latents: torch.Tensor, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Normalised latents [B, C, 8, 8], caption states [B, T, 384] and their mask [B, T] -> logits [B]."""
         batch = latents.shape[0]
+        said = None  # what the reader adds to each word (its object's attributes and side)
+        if self.reader is not None:
+            said = self.reader.read(words, mask)
+            words = (words + said) * mask[..., None].to(words.dtype)  # = self.reader(words, mask)
         cells = self.stem(latents).flatten(2).transpose(1, 2) + self.cell_position + self.token_type[1]
         words = self.word_in(words) + self.token_type[2]
         if self.word_order is not None:
@@ -108,7 +141,13 @@ class LatentCritic(ModelMixin, ConfigMixin):
             blocked = tokens.new_zeros(batch, 1, 1, length).masked_fill(padding[:, None, None, :], float("-inf"))
             attention_mask = (bias[None] + blocked).reshape(batch * heads, length, length)
             out = self.encoder(tokens, mask=attention_mask)
-        return self.head(self.norm(out[:, 0])).squeeze(-1)
+        out = self.norm(out)
+        verdict = self.head(out[:, 0]).squeeze(-1)
+        if self.relation is not None:
+            n = cells.shape[1]
+            said = out[:, 1 + n :] if said is None else said
+            verdict = verdict + self.relation_agreement(out[:, 1 : 1 + n], said, mask)
+        return verdict
 
     def where_words_look(self, words: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
         batch, length, width = words.shape
@@ -118,6 +157,20 @@ class LatentCritic(ModelMixin, ConfigMixin):
         looks = torch.softmax(query @ key.transpose(-1, -2) / query.shape[-1] ** 0.5, dim=-1)  # [B, heads, T, cells]
         places = looks @ self.cell_places.to(looks.dtype)  # [B, heads, T, 2]
         return self.grounding["out"](places.transpose(1, 2).reshape(batch, length, 2 * heads))
+
+    def relation_agreement(self, cells: torch.Tensor, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """Sum over words and heads of (the side a word asks for) . (where it finds its object), [B]."""
+        batch, length, _ = words.shape
+        heads = self.config.relation_heads
+        query = self.relation["query"](words).view(batch, length, heads, -1).transpose(1, 2)
+        key = self.relation["key"](cells).view(batch, cells.shape[1], heads, -1).transpose(1, 2)
+        looks = torch.softmax(query @ key.transpose(-1, -2) / query.shape[-1] ** 0.5, dim=-1)  # [B, heads, T, cells]
+        places = looks @ self.cell_places.to(looks.dtype)  # [B, heads, T, 2], x and y in [-1, 1]
+        sides = self.relation["side"](words).view(batch, length, heads, 2).transpose(1, 2)
+        real = mask[:, None, :, None].to(sides.dtype)
+        sides = sides * real
+        sides = (sides - sides.sum(2, keepdim=True) / real.sum(2, keepdim=True).clamp(min=1)) * real
+        return (sides * places).sum(dim=(1, 2, 3))
 
     def score(self, latents: torch.Tensor, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The pipeline's ranking interface (GANDiscriminator.score is the other)."""

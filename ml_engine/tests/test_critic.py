@@ -32,7 +32,14 @@ def ranked():
     return pipe
 
 
-@pytest.mark.parametrize("extras", [{}, {"relative_bias": True, "grounding_heads": 2, "word_positions": True}])
+@pytest.mark.parametrize(
+    "extras",
+    [
+        {},
+        {"relative_bias": True, "grounding_heads": 2, "word_positions": True},
+        {"caption_reader": True, "relation_heads": 2},
+    ],
+)
 def test_the_critic_reads_every_word_but_not_the_padding(extras):
     critic = LatentCritic(width=32, layers=2, heads=2, **extras).eval()
     for extra in (critic.offset_bias, critic.grounding and critic.grounding["out"].weight, critic.word_order):
@@ -85,6 +92,71 @@ def test_offset_biases_grounding_and_word_order_are_added_to_a_trained_critic(tm
     # each offset has one bias: cells (0, 0) -> (0, 1) and (5, 5) -> (5, 6) share theirs, (0, 0) -> (1, 0) does not
     index = biased.offset_index
     assert index[0, 1] == index[5 * 8 + 5, 5 * 8 + 6] and index[0, 1] != index[0, 8]
+
+
+def two_blobs_and_their_claim(n: int, generator: torch.Generator):
+    """Latents with object A (channel 0) and object B (channel 1) in different columns, and two words: A's identity
+    plus a side s, B's plus -s, in random order; the claim holds when A is on side s (s = 1: A left of B)."""
+    latents = torch.zeros(n, 16, 8, 8)
+    words = torch.zeros(n, 2, 16)
+    truth = torch.zeros(n)
+    for i in range(n):
+        xa, xb = torch.randperm(7, generator=generator)[:2] + 0
+        ya, yb = torch.randint(0, 7, (2,), generator=generator)
+        latents[i, 0, ya : ya + 2, xa : xa + 2] = 1.0
+        latents[i, 1, yb : yb + 2, xb : xb + 2] = 1.0
+        side = 1.0 if torch.rand(1, generator=generator) < 0.5 else -1.0
+        a, b = (0, 1) if torch.rand(1, generator=generator) < 0.5 else (1, 0)
+        words[i, a, 0], words[i, a, 2] = 1.0, side
+        words[i, b, 1], words[i, b, 2] = 1.0, -side
+        truth[i] = float((xa < xb) == (side > 0))
+    return latents, words, truth
+
+
+def test_the_relation_term_alone_learns_which_object_is_on_which_side():
+    """The verdict's summary head held at zero: only side . place can tell A-left-of-B from B-left-of-A."""
+    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(0)
+    critic = LatentCritic(width=32, layers=1, heads=2, word_dim=16, relation_heads=2)
+    torch.nn.init.zeros_(critic.head.weight)
+    torch.nn.init.zeros_(critic.head.bias)
+    critic.head.requires_grad_(False)
+    optimizer = torch.optim.Adam([p for p in critic.parameters() if p.requires_grad], lr=3e-3)
+    mask = torch.ones(64, 2)
+    for _ in range(150):
+        latents, words, truth = two_blobs_and_their_claim(64, generator)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(critic(latents, words, mask), truth)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    latents, words, truth = two_blobs_and_their_claim(256, generator)
+    with torch.no_grad():
+        right = ((critic(latents, words, torch.ones(256, 2)) > 0).float() == truth).float().mean()
+    assert right > 0.9
+    # centred sides: moving both objects together leaves the term unchanged (rolled right by one column)
+    inside = latents[:, :, :, 7].abs().sum(dim=(1, 2)) == 0
+    with torch.no_grad():
+        here = critic(latents[inside], words[inside], torch.ones(int(inside.sum()), 2))
+        moved = critic(latents[inside].roll(1, dims=3), words[inside], torch.ones(int(inside.sum()), 2))
+    assert (here.sign() == moved.sign()).float().mean() > 0.9
+
+
+def test_a_critic_reads_through_a_frozen_caption_reader_saved_inside_it(tmp_path):
+    from ml_engine.models.caption_reader import CaptionReader
+
+    torch.manual_seed(5)
+    critic = LatentCritic(width=32, layers=1, heads=2, caption_reader=True, relation_heads=2)
+    reader = CaptionReader()
+    torch.nn.init.normal_(reader.project.weight, std=0.02)  # a reader that adds something
+    critic.reader.load_state_dict(reader.state_dict())
+    assert not any(p.requires_grad for p in critic.reader.parameters())
+    latents, words, mask = torch.randn(2, 16, 8, 8), torch.randn(2, 4, 384), torch.ones(2, 4)
+    critic(latents, words, mask).sum().backward()
+    assert critic.relation["side"].weight.grad.abs().sum() > 0 and critic.reader.project.weight.grad is None
+    critic.eval().save_pretrained(str(tmp_path / "read"))
+    loaded = LatentCritic.from_pretrained(str(tmp_path / "read")).eval()
+    assert torch.equal(loaded.reader.project.weight, reader.project.weight)
+    assert torch.allclose(loaded(latents, words, mask), critic(latents, words, mask), atol=1e-6)
 
 
 def test_each_image_is_its_best_candidate_as_the_critic_ranks_them(ranked):

@@ -139,3 +139,20 @@ def test_after_step_evaluates_checkpoints_and_stops_on_schedule():
     spent = SimpleNamespace(eval_every=100, checkpoint_every=100, max_steps=1000, max_minutes=1e-9)
     saved = []
     assert after_step(5, spent, 0.0, lambda: None, saved.append) and saved == [True]  # time is up: a thorough save
+
+
+@pytest.mark.parametrize(
+    "capability, device, pays", [("AVX2", "cpu", False), ("AVX512", "cpu", True), ("AVX2", "cuda", True)]
+)
+def test_bf16_autocast_only_where_it_is_fast(monkeypatch, capability, device, pays):
+    """On an AVX2-only CPU PyTorch emulates bfloat16 (a critic step took 52 s instead of 6 s): autocast stays off."""
+    from ml_engine.precision import bf16_pays
+    from ml_engine.training.common import autocast
+
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
+    assert bf16_pays(device) is pays
+    if device == "cpu":
+        with autocast(device, True):
+            assert torch.is_autocast_enabled("cpu") is pays
+        with autocast(device, False):
+            assert not torch.is_autocast_enabled("cpu")

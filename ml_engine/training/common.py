@@ -21,6 +21,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from ml_engine.precision import bf16_pays
+
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -167,8 +169,9 @@ def after_step(
 
 
 def autocast(device: str, enabled: bool):
-    dtype = torch.bfloat16
-    return torch.autocast(device_type="cuda" if device.startswith("cuda") else "cpu", dtype=dtype, enabled=enabled)
+    """bf16 autocast when the config asks for it and the device runs it fast (precision.py)."""
+    device_type = "cuda" if device.startswith("cuda") else "cpu"
+    return torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=enabled and bf16_pays(device))
 
 
 def finish_run(output: str, summary: dict, tracker) -> str:

@@ -33,6 +33,7 @@ from ml_engine.data.captions import Requirement, passes
 from ml_engine.data.counterfactuals import counterfactual
 from ml_engine.data.render import render_batch
 from ml_engine.data.scene import Scene
+from ml_engine.models.caption_reader import CaptionReader
 from ml_engine.models.critic import LatentCritic
 from ml_engine.provenance import training_tags
 from ml_engine.tracking import Tracker
@@ -207,15 +208,21 @@ def train_critic(config: CriticConfig) -> str:
             relative_bias=config.relative_bias,
             grounding_heads=config.grounding_heads,
             word_positions=config.word_positions,
+            caption_reader=bool(config.caption_reader_from),
+            relation_heads=config.relation_heads,
         )
+        if config.caption_reader_from:  # pre-trained on captions, and frozen (the critic's own config builds it so)
+            reader = CaptionReader.from_pretrained(os.path.expanduser(config.caption_reader_from), use_safetensors=True)
+            critic.reader.load_state_dict(reader.state_dict())
         critic = critic.to(device).train()
     ema = EMA(critic, 0.999)
-    optimizer = torch.optim.AdamW(critic.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    trainable = [p for p in critic.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
     info = load_checkpoint(config.run_dir, critic, ema, optimizer) or {"step": 0, "curve": [], "loss_curve": []}
     step = info["step"]
     rng = np.random.default_rng([config.seed, step])
     noise = torch.Generator().manual_seed(config.seed * 1000 + step)
-    params = sum(p.numel() for p in critic.parameters())
+    params = sum(p.numel() for p in trainable)
     tracker = Tracker(config.mlflow, config.experiment, config.name, os.path.join(config.run_dir, "tb"))
     info["run_id"] = tracker.start(
         {**vars(config), "critic_params": params},
@@ -260,7 +267,7 @@ def train_critic(config: CriticConfig) -> str:
             with autocast(device, config.bf16):
                 logits = critic(latents.to(device), states.to(device), mask.to(device)).float()
             loss = (F.binary_cross_entropy_with_logits(logits, targets, reduction="none") * loss_weights).mean()
-            optimizer_step(optimizer, loss, critic.parameters(), config.grad_clip)
+            optimizer_step(optimizer, loss, trainable, config.grad_clip)
             ema.update(critic, step)
             step += 1
             bar.update(1)
