@@ -15,7 +15,10 @@ def add_parser(sub) -> None:
     p = sub.add_parser("attach-critic", help="ship a trained latent critic with a diffusion model, to rank candidates")
     p.add_argument("--model", required=True, help="a ShapesDiffusionPipeline folder")
     p.add_argument(
-        "--critic", required=True, help="a trained critic folder, or several (comma-separated) that rank together"
+        "--critic",
+        required=True,
+        help="a trained critic folder, or several (comma-separated) that rank together; FOLDER:relation=S puts in "
+        "that critic's relation term alone, its raw score times S",
     )
     p.add_argument("--candidates", type=int, required=True, help="latents denoised per image by default")
     p.add_argument("--out", help="where to save (default: the model folder itself)")
@@ -42,10 +45,21 @@ def run(args) -> int:
 
     if args.candidates < 1:
         raise SystemExit("--candidates must be at least 1")
-    folders = [os.path.expanduser(folder) for folder in args.critic.split(",")]
-    critics = [critic_class(folder).from_pretrained(folder).eval() for folder in folders]
+    critics, raw_scales = [], []
+    for entry in args.critic.split(","):
+        folder, _, relation = entry.partition(":relation=")  # FOLDER:relation=S, the relation term alone, raw x S
+        folder = os.path.expanduser(folder)
+        critic = critic_class(folder).from_pretrained(folder).eval()
+        if relation:
+            if not getattr(critic, "relation", None):
+                raise SystemExit(f"{folder} has no relation term (relation_heads)")
+            critic.register_to_config(judged_by="relation")
+        critics.append(critic)
+        raw_scales.append(float(relation or 0))
+    if len(critics) == 1 and raw_scales[0]:
+        raise SystemExit("a relation term judges only beside another critic")
     pipe = ShapesDiffusionPipeline.from_pretrained(args.model)
-    pipe.register_modules(critic=critics[0] if len(critics) == 1 else JudgePanel.of(critics).eval())
+    pipe.register_modules(critic=critics[0] if len(critics) == 1 else JudgePanel.of(critics, raw_scales).eval())
     pipe.register_to_config(candidates=args.candidates)
     out = args.out or args.model
     pipe.save_pretrained(out, safe_serialization=True)

@@ -40,6 +40,7 @@ class LatentCritic(ModelMixin, ConfigMixin):
         max_words: int = 32,
         caption_reader: bool = False,
         relation_heads: int = 0,
+        judged_by: str = "verdict",
     ):
         super().__init__()
         # the words read first by a CaptionReader pre-trained on captions alone (training/caption_reader.py) and
@@ -117,6 +118,11 @@ class LatentCritic(ModelMixin, ConfigMixin):
 
     def forward(self, latents: torch.Tensor, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Normalised latents [B, C, 8, 8], caption states [B, T, 384] and their mask [B, T] -> logits [B]."""
+        summary, relation = self.verdict_parts(latents, words, mask)
+        return summary if relation is None else summary + relation
+
+    def verdict_parts(self, latents, words, mask) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The summary token's logit and the relation term (None without one), [B] each."""
         batch = latents.shape[0]
         said = None  # what the reader adds to each word (its object's attributes and side)
         if self.reader is not None:
@@ -142,12 +148,12 @@ class LatentCritic(ModelMixin, ConfigMixin):
             attention_mask = (bias[None] + blocked).reshape(batch * heads, length, length)
             out = self.encoder(tokens, mask=attention_mask)
         out = self.norm(out)
-        verdict = self.head(out[:, 0]).squeeze(-1)
-        if self.relation is not None:
-            n = cells.shape[1]
-            said = out[:, 1 + n :] if said is None else said
-            verdict = verdict + self.relation_agreement(out[:, 1 : 1 + n], said, mask)
-        return verdict
+        summary = self.head(out[:, 0]).squeeze(-1)
+        if self.relation is None:
+            return summary, None
+        n = cells.shape[1]
+        said = out[:, 1 + n :] if said is None else said
+        return summary, self.relation_agreement(out[:, 1 : 1 + n], said, mask)
 
     def where_words_look(self, words: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
         batch, length, width = words.shape
@@ -173,25 +179,33 @@ class LatentCritic(ModelMixin, ConfigMixin):
         return (sides * places).sum(dim=(1, 2, 3))
 
     def score(self, latents: torch.Tensor, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The pipeline's ranking interface (GANDiscriminator.score is the other)."""
-        return self(latents, words, mask)
+        """The pipeline's ranking interface (GANDiscriminator.score is the other). A critic `judged_by` "relation"
+        answers with its relation term alone: whether the objects stand on the sides the words ask for, and zero
+        where the caption names no side, so in a panel it speaks only about relations."""
+        summary, relation = self.verdict_parts(latents, words, mask)
+        if self.config.judged_by == "relation":
+            return relation
+        return summary if relation is None else summary + relation
 
 
 class JudgePanel(ModelMixin, ConfigMixin):
     """Several critics that rank together: each one's scores are standardised over an image's candidates
     (pipelines/shapes.py) and summed, so judges with different scales and strengths weigh alike. Measured: the
-    GAN's discriminator judges colour binding best and LatentCritic v2 counting (docs/shapes-model.md)."""
+    GAN's discriminator judges colour binding best and LatentCritic v2 counting (docs/shapes-model.md).
+    A judge given a raw scale s > 0 (`raw_scales`, one per judge, 0 = standardised) adds s x its raw score instead:
+    for a judge whose zero means "nothing to say", such as a relation term on a caption without one, standardising
+    would blow its noise up to the weight of a verdict."""
 
     @register_to_config
-    def __init__(self, judges: tuple[tuple[str, dict], ...] = ()):
+    def __init__(self, judges: tuple[tuple[str, dict], ...] = (), raw_scales: tuple[float, ...] = ()):
         super().__init__()
         # not `self.judges`: diffusers resolves an attribute named like a config entry to the config value
         self.members = nn.ModuleList([judge_classes()[name](**config) for name, config in judges])
 
     @classmethod
-    def of(cls, critics: list[nn.Module]) -> JudgePanel:
+    def of(cls, critics: list[nn.Module], raw_scales: tuple[float, ...] = ()) -> JudgePanel:
         settings = [(type(c).__name__, {k: v for k, v in c.config.items() if not k.startswith("_")}) for c in critics]
-        panel = cls(judges=tuple(settings))
+        panel = cls(judges=tuple(settings), raw_scales=tuple(raw_scales))
         for mine, theirs in zip(panel.members, critics, strict=True):
             mine.load_state_dict(theirs.state_dict())
         return panel
@@ -199,6 +213,16 @@ class JudgePanel(ModelMixin, ConfigMixin):
     def score(self, latents: torch.Tensor, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Every judge's scores, [judges, B]."""
         return torch.stack([judge.score(latents, words, mask).float() for judge in self.members])
+
+
+def ranking_scores(scores: torch.Tensor, raw_scales: tuple[float, ...] = ()) -> torch.Tensor:
+    """Judges' scores [judges, k candidates, n images] -> one ranking score [k, n]: each judge's row standardised
+    over an image's candidates (for a single judge this keeps its order), or scaled raw where `raw_scales` says."""
+    standard = (scores - scores.mean(dim=1, keepdim=True)) / (scores.std(dim=1, keepdim=True) + 1e-6)
+    if raw_scales:
+        scales = torch.tensor(raw_scales, dtype=scores.dtype, device=scores.device)[:, None, None]
+        standard = torch.where(scales > 0, scores * scales, standard)
+    return standard.sum(dim=0)
 
 
 def judge_classes() -> dict[str, type]:

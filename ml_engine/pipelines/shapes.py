@@ -41,7 +41,7 @@ from ml_engine.attention.daam import capture_cross_attention
 from ml_engine.images import to_pil
 from ml_engine.models.autoencoder import ShapesAutoencoder
 from ml_engine.models.caption_reader import CaptionReader
-from ml_engine.models.critic import JudgePanel, LatentCritic
+from ml_engine.models.critic import JudgePanel, LatentCritic, ranking_scores
 from ml_engine.models.gan import GANDiscriminator
 from ml_engine.models.unet import with_coordinates
 from ml_engine.pipelines.base import (
@@ -146,10 +146,8 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         """Row index of each image's best candidate; rows are candidate-major (row j * n + i), states one per image."""
         k = latents.shape[0] // n
         scores = self.critic.score(latents, states.repeat(k, 1, 1), mask.repeat(k, 1)).float().view(-1, k, n)
-        # a judge's row (a panel gives one each) standardised over each image's candidates, rows summed; for a
-        # single judge this keeps its order
-        standard = (scores - scores.mean(dim=1, keepdim=True)) / (scores.std(dim=1, keepdim=True) + 1e-6)
-        return standard.sum(dim=0).argmax(dim=0) * n + torch.arange(n, device=scores.device)
+        ranking = ranking_scores(scores, tuple(self.critic.config.get("raw_scales", ())))  # one row a judge
+        return ranking.argmax(dim=0) * n + torch.arange(n, device=scores.device)
 
     @torch.no_grad()
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:

@@ -375,3 +375,44 @@ def test_a_panel_of_judges_saves_loads_and_ranks_by_its_standardised_sum(ranked,
         for i in range(len(prompts))
     ]
     assert (chosen - torch.stack(expected)).abs().max() < 1e-3
+
+
+def test_a_raw_judge_adds_its_scaled_score_where_a_standardised_one_adds_its_rank():
+    from ml_engine.models.critic import ranking_scores
+
+    verdict = torch.tensor([[1.0, 2.0], [3.0, 2.0], [2.0, 2.0]])  # [k = 3 candidates, n = 2 images]
+    quiet = torch.tensor([[0.01, 0.0], [0.0, 0.0], [0.02, 0.0]])  # a relation term on captions without a side
+    scores = torch.stack([verdict, quiet])
+    standardised = ranking_scores(scores)  # the quiet judge's noise counts as much as the verdict
+    assert standardised[:, 0].argmax() != verdict[:, 0].argmax()
+    raw = ranking_scores(scores, (0.0, 2.0))
+    assert raw[:, 0].argmax() == verdict[:, 0].argmax()
+    assert torch.allclose(raw[:, 1], quiet[:, 1] * 2)  # image 1: the verdict has no preference (std 0)
+    loud = torch.stack([verdict, torch.tensor([[5.0, 0.0], [0.0, 0.0], [0.0, 0.0]])])
+    assert ranking_scores(loud, (0.0, 1.0))[:, 0].argmax() == 0  # where it has something to say, it is heard
+
+
+def test_attach_critic_adds_a_critics_relation_term_alone_as_a_raw_judge(tiny_pipeline_dir, tmp_path):
+    from ml_engine.cli import main
+    from ml_engine.models.critic import JudgePanel
+
+    torch.manual_seed(6)
+    LatentCritic(width=32, layers=1, heads=2).save_pretrained(str(tmp_path / "plain"))
+    LatentCritic(width=32, layers=1, heads=2, caption_reader=True, relation_heads=2).save_pretrained(
+        str(tmp_path / "relational")
+    )
+    out = str(tmp_path / "ranked")
+    judges = f"{tmp_path / 'plain'},{tmp_path / 'relational'}:relation=2.5"
+    assert main(["attach-critic", "--model", tiny_pipeline_dir, "--critic", judges, "--candidates", "2",
+                 "--out", out]) == 0  # fmt: skip
+    panel = load_pipeline(out).critic
+    assert isinstance(panel, JudgePanel) and tuple(panel.config.raw_scales) == (0.0, 2.5)
+    relational = panel.members[1]
+    assert relational.config.judged_by == "relation"
+    latents, words, mask = torch.randn(3, 16, 8, 8), torch.randn(3, 4, 384), torch.ones(3, 4)
+    summary, relation = relational.verdict_parts(latents, words, mask)
+    assert torch.equal(panel.score(latents, words, mask)[1], relation.float())
+    assert torch.allclose(relational(latents, words, mask), summary + relation)  # training still sees both
+    with pytest.raises(SystemExit, match="no relation term"):
+        main(["attach-critic", "--model", tiny_pipeline_dir, "--critic", f"{tmp_path / 'plain'},"
+              f"{tmp_path / 'plain'}:relation=1", "--candidates", "2", "--out", str(tmp_path / "bad")])  # fmt: skip
