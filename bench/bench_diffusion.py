@@ -24,7 +24,7 @@ import torch  # noqa: E402
 def train_throughput(pipe, batch: int = 128, steps: int = 6) -> float:
     import torch.nn.functional as F
 
-    from ml_engine.precision import bf16_pays
+    from ml_engine.precision import autocast
     from ml_engine.schedulers import training_scheduler
 
     unet = pipe.unet
@@ -38,7 +38,7 @@ def train_throughput(pipe, batch: int = 128, steps: int = 6) -> float:
         start = time.perf_counter()
         t = torch.randint(0, 1000, (batch,))
         noise = torch.randn_like(latents)
-        with torch.autocast("cpu", torch.bfloat16, enabled=bf16_pays("cpu")):  # as training runs it
+        with autocast("cpu", True):  # as training runs it
             pred = unet(scheduler.add_noise(latents, noise, t), t, encoder_hidden_states=states,
                         encoder_attention_mask=mask).sample  # fmt: skip
         loss = F.mse_loss(pred.float(), scheduler.get_velocity(latents, noise, t))

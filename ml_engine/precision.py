@@ -15,3 +15,9 @@ def bf16_pays(device: str | torch.device) -> bool:
         return True
     capability = torch.backends.cpu.get_cpu_capability()  # "AVX2", "AVX512", "AMX"... on x86
     return "AVX512" in capability or "AMX" in capability
+
+
+def autocast(device: str | torch.device, enabled: bool):
+    """bf16 autocast when the caller asks for it and the device runs it fast."""
+    device_type = "cuda" if str(device).startswith("cuda") else "cpu"
+    return torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=enabled and bf16_pays(device))

@@ -155,23 +155,26 @@ class LatentCritic(ModelMixin, ConfigMixin):
         said = out[:, 1 + n :] if said is None else said
         return summary, self.relation_agreement(out[:, 1 : 1 + n], said, mask)
 
-    def where_words_look(self, words: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
-        batch, length, width = words.shape
-        heads = self.config.grounding_heads
-        query = self.grounding["query"](words).view(batch, length, heads, -1).transpose(1, 2)
-        key = self.grounding["key"](cells).view(batch, cells.shape[1], heads, -1).transpose(1, 2)
+    def where_they_look(self, layers: nn.ModuleDict, heads: int, words, cells) -> torch.Tensor:
+        """Where each word finds what it asks for, per head: a soft-argmax of its query over the cells' keys,
+        (x, y) in [-1, 1], [B, heads, T, 2]."""
+        batch, length, _ = words.shape
+        query = layers["query"](words).view(batch, length, heads, -1).transpose(1, 2)
+        key = layers["key"](cells).view(batch, cells.shape[1], heads, -1).transpose(1, 2)
         looks = torch.softmax(query @ key.transpose(-1, -2) / query.shape[-1] ** 0.5, dim=-1)  # [B, heads, T, cells]
-        places = looks @ self.cell_places.to(looks.dtype)  # [B, heads, T, 2]
+        return looks @ self.cell_places.to(looks.dtype)
+
+    def where_words_look(self, words: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
+        batch, length, _ = words.shape
+        heads = self.config.grounding_heads
+        places = self.where_they_look(self.grounding, heads, words, cells)
         return self.grounding["out"](places.transpose(1, 2).reshape(batch, length, 2 * heads))
 
     def relation_agreement(self, cells: torch.Tensor, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Sum over words and heads of (the side a word asks for) . (where it finds its object), [B]."""
         batch, length, _ = words.shape
         heads = self.config.relation_heads
-        query = self.relation["query"](words).view(batch, length, heads, -1).transpose(1, 2)
-        key = self.relation["key"](cells).view(batch, cells.shape[1], heads, -1).transpose(1, 2)
-        looks = torch.softmax(query @ key.transpose(-1, -2) / query.shape[-1] ** 0.5, dim=-1)  # [B, heads, T, cells]
-        places = looks @ self.cell_places.to(looks.dtype)  # [B, heads, T, 2], x and y in [-1, 1]
+        places = self.where_they_look(self.relation, heads, words, cells)
         sides = self.relation["side"](words).view(batch, length, heads, 2).transpose(1, 2)
         real = mask[:, None, :, None].to(sides.dtype)
         sides = sides * real
@@ -182,10 +185,9 @@ class LatentCritic(ModelMixin, ConfigMixin):
         """The pipeline's ranking interface (GANDiscriminator.score is the other). A critic `judged_by` "relation"
         answers with its relation term alone: whether the objects stand on the sides the words ask for, and zero
         where the caption names no side, so in a panel it speaks only about relations."""
-        summary, relation = self.verdict_parts(latents, words, mask)
         if self.config.judged_by == "relation":
-            return relation
-        return summary if relation is None else summary + relation
+            return self.verdict_parts(latents, words, mask)[1]
+        return self(latents, words, mask)
 
 
 class JudgePanel(ModelMixin, ConfigMixin):

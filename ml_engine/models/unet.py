@@ -80,6 +80,13 @@ def with_coordinates(latents: torch.Tensor, unet: UNet2DConditionModel) -> torch
     return torch.cat([latents, grid], dim=1)
 
 
+def unet_output(unet: UNet2DConditionModel, latents: torch.Tensor, t, states: torch.Tensor, mask: torch.Tensor):
+    """The UNet's prediction for `latents` at step(s) `t` under token states `states`, its input built with the
+    coordinates when it takes them: the one call shared by training and sampling."""
+    unet_input = with_coordinates(latents, unet)
+    return unet(unet_input, t, encoder_hidden_states=states, encoder_attention_mask=mask).sample
+
+
 def add_coordinates(unet: UNet2DConditionModel) -> UNet2DConditionModel:
     """A copy of `unet` that also takes (x, y) channels, computing the same function: their input weights start at
     zero, so a trained UNet carries over and learns to use where each cell is."""

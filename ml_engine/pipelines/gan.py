@@ -35,7 +35,7 @@ from ml_engine.pipelines.base import (
     image_seeds,
     prompt_list,
 )
-from ml_engine.precision import bf16_pays
+from ml_engine.precision import autocast
 from ml_engine.text.encoder import TextEncoder
 
 IMAGE_SIZE = 64
@@ -130,7 +130,7 @@ class ShapesGANPipeline(DiffusionPipeline):
         states, mask = self.text(expanded)
         states, mask = states.to(self.device, self.generator.dtype), mask.to(self.device)
         latents, weights = self.ranked_latents(seeds, states, mask, candidates)
-        with torch.autocast(self.device.type, torch.bfloat16, enabled=self.bf16_decode and bf16_pays(self.device)):
+        with autocast(self.device, self.bf16_decode):
             images = self.autoencoder.decode_normalized(latents).float()
         if callback_on_step_end is not None:
             callback_on_step_end(StepInfo(1, 1, 0, lambda: to_pil(images[:1])[0]))

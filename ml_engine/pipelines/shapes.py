@@ -43,7 +43,7 @@ from ml_engine.models.autoencoder import ShapesAutoencoder
 from ml_engine.models.caption_reader import CaptionReader
 from ml_engine.models.critic import JudgePanel, LatentCritic, ranking_scores
 from ml_engine.models.gan import GANDiscriminator
-from ml_engine.models.unet import with_coordinates
+from ml_engine.models.unet import unet_output
 from ml_engine.pipelines.base import (
     GenerationResult,
     StepCallback,
@@ -120,8 +120,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
     def predict(self, latents: torch.Tensor, t, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The UNet's output on `latents` at step(s) `t` under the token states it reads (`unet_states`); its input
         gets each cell's coordinates when it takes them. Sampling, redrawing and the tools call the UNet here."""
-        unet_input = with_coordinates(latents, self.unet)
-        return self.unet(unet_input, t, encoder_hidden_states=states, encoder_attention_mask=mask).sample
+        return unet_output(self.unet, latents, t, states, mask)
 
     def unet_states(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The encoder's token states as the UNet reads them: through the caption reader when the model has one."""

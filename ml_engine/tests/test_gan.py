@@ -36,14 +36,14 @@ def test_same_seed_gives_the_same_pixels_and_each_image_reproduces_alone(gan):
 
 
 def test_bfloat16_decoding_draws_the_same_picture_and_is_saved_with_the_model(gan, tmp_path, monkeypatch):
-    from ml_engine.pipelines import gan as gan_module
+    from ml_engine import precision
 
     exact = pixels(gan("a red circle", seed=3).images[0])
     gan.register_to_config(bf16_decode=True)
     try:
-        monkeypatch.setattr(gan_module, "bf16_pays", lambda device: True)  # as on an AVX-512 CPU
+        monkeypatch.setattr(precision, "bf16_pays", lambda device: True)  # as on an AVX-512 CPU
         fast = pixels(gan("a red circle", seed=3).images[0])
-        monkeypatch.setattr(gan_module, "bf16_pays", lambda device: False)  # on an AVX2 one it would be slower
+        monkeypatch.setattr(precision, "bf16_pays", lambda device: False)  # on an AVX2 one it would be slower
         assert np.array_equal(pixels(gan("a red circle", seed=3).images[0]), exact)
         gan.save_pretrained(tmp_path / "gan")
     finally:

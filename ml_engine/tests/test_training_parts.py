@@ -146,8 +146,7 @@ def test_after_step_evaluates_checkpoints_and_stops_on_schedule():
 )
 def test_bf16_autocast_only_where_it_is_fast(monkeypatch, capability, device, pays):
     """On an AVX2-only CPU PyTorch emulates bfloat16 (a critic step took 52 s instead of 6 s): autocast stays off."""
-    from ml_engine.precision import bf16_pays
-    from ml_engine.training.common import autocast
+    from ml_engine.precision import autocast, bf16_pays
 
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: capability)
     assert bf16_pays(device) is pays

@@ -29,10 +29,10 @@ from ml_engine.data.scene import sample_scene
 from ml_engine.evaluation.scoring import score_images
 from ml_engine.images import from_model_range, to_model_range
 from ml_engine.models.autoencoder import ShapesAutoencoder
+from ml_engine.precision import autocast
 from ml_engine.provenance import training_tags
 from ml_engine.tracking import Tracker
 from ml_engine.training.common import (
-    autocast,
     load_checkpoint,
     lr_at,
     optimizer_step,

@@ -21,8 +21,6 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from ml_engine.precision import bf16_pays
-
 
 def seed_everything(seed: int) -> None:
     random.seed(seed)
@@ -166,12 +164,6 @@ def after_step(
     if timed_out:
         tqdm.write(f"stopping after {config.max_minutes} minutes at step {step}; resume with the same command")
     return timed_out
-
-
-def autocast(device: str, enabled: bool):
-    """bf16 autocast when the config asks for it and the device runs it fast (precision.py)."""
-    device_type = "cuda" if device.startswith("cuda") else "cpu"
-    return torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=enabled and bf16_pays(device))
 
 
 def finish_run(output: str, summary: dict, tracker) -> str:

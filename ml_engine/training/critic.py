@@ -35,12 +35,12 @@ from ml_engine.data.render import render_batch
 from ml_engine.data.scene import Scene
 from ml_engine.models.caption_reader import CaptionReader
 from ml_engine.models.critic import LatentCritic
+from ml_engine.precision import autocast
 from ml_engine.provenance import training_tags
 from ml_engine.tracking import Tracker
 from ml_engine.training.common import (
     EMA,
     after_step,
-    autocast,
     finish_run,
     load_checkpoint,
     optimizer_step,

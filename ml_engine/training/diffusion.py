@@ -28,15 +28,15 @@ from ml_engine.evaluation.prompts import prompt_set
 from ml_engine.evaluation.run import evaluate_pipeline
 from ml_engine.images import grid
 from ml_engine.models.caption_reader import CaptionReader
-from ml_engine.models.unet import add_coordinates, build_unet, deepen_attention, with_coordinates
+from ml_engine.models.unet import add_coordinates, build_unet, deepen_attention, unet_output
 from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
+from ml_engine.precision import autocast
 from ml_engine.provenance import training_tags
 from ml_engine.schedulers import noised, sampling_scheduler, training_scheduler
 from ml_engine.tracking import Tracker
 from ml_engine.training.common import (
     EMA,
     after_step,
-    autocast,
     finish_run,
     load_checkpoint,
     optimizer_step,
@@ -70,8 +70,7 @@ class ReadingUNet(nn.Module):
     def forward(self, noisy: torch.Tensor, t: torch.Tensor, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         if self.caption_reader is not None:
             states = self.caption_reader(states, mask)
-        unet_input = with_coordinates(noisy, self.unet)
-        return self.unet(unet_input, t, encoder_hidden_states=states, encoder_attention_mask=mask).sample
+        return unet_output(self.unet, noisy, t, states, mask)
 
     def parameter_groups(self, reader_lr_scale: float) -> list[dict]:
         groups = [{"params": list(self.unet.parameters())}]

@@ -32,8 +32,9 @@ from ml_engine.data import spec
 from ml_engine.data.render import render
 from ml_engine.data.scene import Scene, sample_scene
 from ml_engine.models.domain_classifier import LAYOUT_GRID, PAIRS, DomainClassifier, DomainClassifierConfig
+from ml_engine.precision import autocast
 from ml_engine.tracking import Tracker
-from ml_engine.training.common import autocast, lr_at, optimizer_step, seed_everything
+from ml_engine.training.common import lr_at, optimizer_step, seed_everything
 
 PAIR_INDEX = {pair: i for i, pair in enumerate(PAIRS)}
 AREA_FACTOR = {"circle": np.pi / 4, "square": 1.0, "triangle": spec.triangle_height(1) / 2, "cross": 5 / 9}

@@ -29,12 +29,12 @@ from ml_engine.evaluation.run import evaluate_pipeline
 from ml_engine.images import grid
 from ml_engine.models.gan import GANDiscriminator, GANGenerator, GANPair, sentence_embedding
 from ml_engine.pipelines.gan import ShapesGANPipeline
+from ml_engine.precision import autocast
 from ml_engine.provenance import training_tags
 from ml_engine.tracking import Tracker
 from ml_engine.training.common import (
     EMA,
     after_step,
-    autocast,
     finish_run,
     load_checkpoint,
     lr_at,
