@@ -36,6 +36,22 @@ def sampling_scheduler(train: DDPMScheduler) -> UniPCMultistepScheduler:
     )
 
 
+def keep_rows(scheduler, rows: torch.Tensor, batch: int) -> None:
+    """Keep only `rows` of a `batch`-row sampling run in the scheduler's state, so a sampler can drop latents
+    mid-way and go on with the rest. A multistep solver remembers its previous model outputs (and UniPC the
+    previous sample) per row; those are the attributes with the sample's shape, while the tables (timesteps,
+    sigmas, alphas) are 1-D. Every step treats the rows alike and apart, so a kept row's trajectory is unchanged."""
+
+    def cut(value):
+        is_row_state = torch.is_tensor(value) and value.ndim >= 2 and value.shape[0] == batch
+        return value[rows] if is_row_state else value
+
+    for name, value in list(vars(scheduler).items()):
+        kept = [cut(v) for v in value] if isinstance(value, list) else cut(value)
+        if kept is not value:
+            setattr(scheduler, name, kept)
+
+
 SAMPLER_NAMES = {"UniPCMultistepScheduler": "UniPC", "DPMSolverMultistepScheduler": "DPM++ 2M"}
 
 

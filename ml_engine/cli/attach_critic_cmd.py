@@ -1,9 +1,10 @@
-"""`python -m ml_engine attach-critic --model DIR --critic DIR --candidates K [--out DIR]`: give a diffusion model
-a trained LatentCritic (`train --config configs/critic.json`) and the number of candidates it ranks by default.
+"""`python -m ml_engine attach-critic --model DIR --critic DIR --candidates K [--rank-after M] [--out DIR]`: give a
+diffusion model a trained LatentCritic (`train --config configs/critic.json`) and the number of candidates it ranks
+by default, on the finished latents or on the x0 predicted after M steps (only the best is then finished).
 
-The critic is saved as the folder's `critic` component and `candidates` goes into its model_index.json, so the
-studio, `generate`, `evaluate` and the benchmark all sample the ranked way from then on; `--candidates 1` keeps
-the critic but samples one latent an image.
+The critic is saved as the folder's `critic` component, `candidates` and `rank_after` go into its
+model_index.json, so the studio, `generate`, `evaluate` and the benchmark all sample the ranked way from then on;
+`--candidates 1` keeps the critic but samples one latent an image.
 """
 
 from __future__ import annotations
@@ -21,6 +22,13 @@ def add_parser(sub) -> None:
         "that critic's relation term alone, its raw score times S",
     )
     p.add_argument("--candidates", type=int, required=True, help="latents denoised per image by default")
+    p.add_argument(
+        "--rank-after",
+        type=int,
+        default=0,
+        help="rank the candidates on their predicted x0 after this many sampler steps and finish only the best "
+        "(default 0: rank the finished latents)",
+    )
     p.add_argument("--out", help="where to save (default: the model folder itself)")
     p.set_defaults(func=run)
 
@@ -45,6 +53,8 @@ def run(args) -> int:
 
     if args.candidates < 1:
         raise SystemExit("--candidates must be at least 1")
+    if args.rank_after < 0:
+        raise SystemExit("--rank-after must be 0 (the finished latents) or a number of steps")
     critics, raw_scales = [], []
     for entry in args.critic.split(","):
         folder, _, relation = entry.partition(":relation=")  # FOLDER:relation=S, the relation term alone, raw x S
@@ -60,7 +70,7 @@ def run(args) -> int:
         raise SystemExit("a relation term judges only beside another critic")
     pipe = ShapesDiffusionPipeline.from_pretrained(args.model)
     pipe.register_modules(critic=critics[0] if len(critics) == 1 else JudgePanel.of(critics, raw_scales).eval())
-    pipe.register_to_config(candidates=args.candidates)
+    pipe.register_to_config(candidates=args.candidates, rank_after=args.rank_after)
     out = args.out or args.model
     pipe.save_pretrained(out, safe_serialization=True)
     print(f"saved {out}: {pipe.sampler_name}")

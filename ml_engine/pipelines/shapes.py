@@ -74,6 +74,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         default_steps: int = 20,
         default_guidance: float = 4.0,
         candidates: int = 1,
+        rank_after: int = 0,
     ):
         super().__init__()
         if candidates > 1 and critic is None:
@@ -84,7 +85,10 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         # the sampler steps, guidance and candidates a request gets when it names none; saved in model_index.json,
         # so each trained model ships the settings its latency/alignment trade-off was measured at
         self.register_to_config(
-            default_steps=int(default_steps), default_guidance=float(default_guidance), candidates=int(candidates)
+            default_steps=int(default_steps),
+            default_guidance=float(default_guidance),
+            candidates=int(candidates),
+            rank_after=int(rank_after),
         )
         self.text = text_encoder or TextEncoder.load()  # not a registered module: never saved with the model
 
@@ -94,9 +98,18 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         return int(self.config.get("candidates", 1))
 
     @property
+    def rank_after(self) -> int:
+        """Sampler steps after which the critic ranks the candidates on their predicted x0 and only the best is
+        finished (the default for a call); 0 ranks the finished latents."""
+        return int(self.config.get("rank_after", 0))
+
+    @property
     def sampler_name(self) -> str:
         name = schedulers.sampler_name(self.scheduler)
-        return name if self.candidates == 1 else f"{name}, best of {self.candidates} ranked by a critic"
+        if self.candidates == 1:
+            return name
+        when = f", after {self.rank_after} steps" if self.rank_after else ""
+        return f"{name}, best of {self.candidates} ranked by a critic{when}"
 
     @property
     def default_steps(self) -> int:
@@ -148,6 +161,21 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         ranking = ranking_scores(scores, tuple(self.critic.config.get("raw_scales", ())))  # one row a judge
         return ranking.argmax(dim=0) * n + torch.arange(n, device=scores.device)
 
+    def _keep(self, rows, latents, out, cond, cond_mask, use_cfg: bool, recorder):
+        """Drop every batch row but `rows` mid-way: the latents, this step's guided output, the conditioning (both
+        halves under guidance), the scheduler's per-row memory and what DAAM has recorded so far."""
+        batch = latents.shape[0]
+        if use_cfg:
+            halves = (rows, rows + batch)
+            cond, cond_mask = torch.cat([cond[h] for h in halves]), torch.cat([cond_mask[h] for h in halves])
+        else:
+            cond, cond_mask = cond[rows], cond_mask[rows]
+        schedulers.keep_rows(self.scheduler, rows, batch)
+        if recorder is not None:
+            kept = len(rows)
+            recorder.keep(rows.cpu(), slice(kept, 2 * kept) if use_cfg else slice(0, kept))
+        return latents[rows], out[rows], cond, cond_mask
+
     @torch.no_grad()
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
         """Normalised latents -> images in [-1, 1]."""
@@ -169,6 +197,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         output_type: str = "pil",
         return_attention: bool = False,
         candidates: int | None = None,
+        rank_after: int | None = None,
     ) -> GenerationResult:
         prompts = prompt_list(prompt, height, width, self.supported_sizes)
         num_inference_steps = self.default_steps if num_inference_steps is None else num_inference_steps
@@ -177,6 +206,12 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         candidates = self.candidates if candidates is None else candidates
         if candidates < 1 or (candidates > 1 and self.critic is None):
             raise ValueError(f"candidates must be 1, or more with a critic loaded; got {candidates}")
+        rank_after = self.rank_after if rank_after is None else rank_after
+        if rank_after < 0:
+            raise ValueError(f"rank_after must be 0 (rank the finished latents) or a number of steps; got {rank_after}")
+        # ranked early, k candidates are denoised for rank_after steps and only the best is finished: the first
+        # steps fix the layout, so the verdict on their predicted x0 is as good as on the finished latents
+        early = 0 < rank_after < num_inference_steps and candidates > 1
         negatives = [negative_prompt or ""] * len(prompts) if not isinstance(negative_prompt, list) else negative_prompt
         if len(negatives) != len(prompts):
             raise ValueError("negative_prompt must be a string or a list as long as prompt")
@@ -215,6 +250,9 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
                 if use_cfg:
                     out_uncond, out_cond = out.chunk(2)
                     out = out_uncond + guidance_scale * (out_cond - out_uncond)
+                if early and i + 1 == rank_after:
+                    best = self.best_candidates(self._predict_x0(latents, out, t), text_states, text_mask, n_images)
+                    latents, out, cond, cond_mask = self._keep(best, latents, out, cond, cond_mask, use_cfg, recorder)
                 x_t = latents
                 latents = self.scheduler.step(out, t, latents).prev_sample
                 if callback_on_step_end is not None:
@@ -222,7 +260,9 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
                     preview = lambda x0=x0: to_pil(self.decode_latents(x0[:1]))[0]  # noqa: E731
                     callback_on_step_end(StepInfo(i + 1, len(timesteps), int(t), preview))
         best = torch.arange(n_images)
-        if candidates > 1:
+        if early:
+            rows_prompts = expanded  # the recorder kept the finished rows only
+        elif candidates > 1:
             best = self.best_candidates(latents, text_states, text_mask, n_images).cpu()
             latents = latents[best.to(latents.device)]
         attention = None

@@ -215,6 +215,71 @@ def test_the_critic_and_the_number_of_candidates_are_saved_with_the_model(ranked
     assert len(attention) == 1 and "circle" in attention[0].words
 
 
+def test_a_scheduler_keeps_the_rows_a_sampler_goes_on_with():
+    from ml_engine import schedulers
+
+    scheduler = schedulers.sampling_scheduler(schedulers.training_scheduler(1000, "squaredcos_cap_v2", "v_prediction"))
+    model = torch.nn.Conv2d(4, 4, 1)  # any function of the sample stands in for the UNet
+    start = torch.randn(5, 4, 3, 3, generator=torch.Generator().manual_seed(0))
+
+    def run(keep_after: int | None):
+        scheduler.set_timesteps(6)
+        latents = start.clone()
+        for i, t in enumerate(scheduler.timesteps):
+            with torch.no_grad():
+                out = model(latents)
+            if i + 1 == keep_after:
+                rows = torch.tensor([3, 0])
+                schedulers.keep_rows(scheduler, rows, batch=latents.shape[0])
+                latents, out = latents[rows], out[rows]
+            latents = scheduler.step(out, t, latents).prev_sample
+        return latents
+
+    full, kept = run(None), run(3)
+    assert kept.shape[0] == 2
+    assert (kept - full[[3, 0]]).abs().max() < 1e-5  # the order-2 solver's memory of earlier steps went with them
+    assert scheduler.timesteps.shape[0] == 6  # its tables were left alone
+
+
+def test_ranked_early_the_best_candidate_by_its_predicted_x0_is_finished_alone(ranked, monkeypatch):
+    prompts, seeds, k = ["a red circle", "two squares", "a cross above a circle"], [4, 9, 2], 3
+    judged = []
+    rank = ranked.best_candidates
+
+    def spy(latents, states, mask, n):
+        best = rank(latents, states, mask, n)
+        judged.append((latents.shape[0], best.tolist()))
+        return best
+
+    monkeypatch.setattr(ranked, "best_candidates", spy)
+    options = {"candidates": k, "num_inference_steps": 4, "rank_after": 2}
+    chosen = ranked(prompts, generator=[torch.Generator().manual_seed(s) for s in seeds], output_type="pt", **options)
+    assert len(judged) == 1 and judged[0][0] == k * len(prompts)  # judged once, on every candidate of every image
+    picked = [row // len(prompts) for row in judged[0][1]]
+    for i, (seed, j) in enumerate(zip(seeds, picked, strict=True)):  # each finished as if it had been drawn alone
+        alone = ranked(prompts[i], generator=torch.Generator().manual_seed(candidate_seed(seed, j)),
+                       num_inference_steps=4, output_type="pt").images  # fmt: skip
+        assert (chosen.images[i] - alone[0]).abs().max() < 1e-3
+    attention = ranked(prompts, generator=[torch.Generator().manual_seed(s) for s in seeds], output_type="pt",
+                       return_attention=True, **options)  # fmt: skip
+    assert torch.equal(attention.images, chosen.images) and len(attention.attention) == len(prompts)
+    assert "cross" in attention.attention[2].words
+    with pytest.raises(ValueError, match="rank_after must be"):
+        ranked("a circle", seed=0, rank_after=-1)
+
+
+def test_ranking_early_is_saved_with_the_model(ranked, tmp_path):
+    ranked.register_to_config(candidates=3, rank_after=2)
+    try:
+        ranked.save_pretrained(str(tmp_path / "early"), safe_serialization=True)
+    finally:
+        ranked.register_to_config(candidates=1, rank_after=0)
+    loaded = load_pipeline(str(tmp_path / "early"))
+    assert loaded.rank_after == 2 and loaded.sampler_name.endswith("best of 3 ranked by a critic, after 2 steps")
+    expected = ranked("a circle", seed=5, candidates=3, rank_after=2, num_inference_steps=4, output_type="pt").images
+    assert torch.equal(loaded("a circle", seed=5, num_inference_steps=4, output_type="pt").images, expected)
+
+
 def test_verdicts_pair_each_caption_with_a_scene_it_is_true_of_and_two_it_is_not(tmp_path):
     from ml_engine.training.critic import verdicts_for
 
