@@ -4,9 +4,9 @@
 - median latency of one 64x64 image with guidance at the given step counts (batch of one);
 - images/s when generating in batches;
 - with a critic: both again for each number of ranked candidates (the model's own by default), ranked on the
-  finished latents or after `--rank-after` steps (the model's own by default).
+  finished latents or pruned along the way (`--pruning 8@1,2@3,1@5`; the model's own by default).
 
-    .venv/bin/python bench/bench_diffusion.py [--model diffusion] [--steps 20,10] [--candidates 1,4] [--rank-after M]
+    .venv/bin/python bench/bench_diffusion.py [--model diffusion] [--steps 20,10] [--candidates 1,4] [--pruning S]
 """
 
 from __future__ import annotations
@@ -51,20 +51,20 @@ def train_throughput(pipe, batch: int = 128, steps: int = 6) -> float:
     return batch / statistics.median(timings[1:])
 
 
-def latency(pipe, steps: int, guidance: float, candidates: int, rank_after: int, repeats: int = 9) -> float:
+def latency(pipe, steps: int, guidance: float, candidates: int, pruning: str, repeats: int = 9) -> float:
     times = []
     for i in range(repeats + 1):
         start = time.perf_counter()
         pipe("a red circle to the left of a blue square", seed=i, num_inference_steps=steps, guidance_scale=guidance,
-             candidates=candidates, rank_after=rank_after)  # fmt: skip
+             candidates=candidates, pruning=pruning)  # fmt: skip
         times.append(time.perf_counter() - start)
     return statistics.median(times[1:])
 
 
-def batch_rate(pipe, steps: int, guidance: float, batch: int, candidates: int, rank_after: int) -> float:
+def batch_rate(pipe, steps: int, guidance: float, batch: int, candidates: int, pruning: str) -> float:
     prompts = ["a red circle to the left of a blue square", "three crosses", "a small green triangle"] * batch
     options = {"num_inference_steps": steps, "guidance_scale": guidance, "candidates": candidates,
-               "rank_after": rank_after}  # fmt: skip
+               "pruning": pruning}  # fmt: skip
     pipe(prompts[:batch], seed=0, **options)  # warm-up
     start = time.perf_counter()
     pipe(prompts[:batch], seed=1, **options)
@@ -79,7 +79,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batches", default="16,64")
     parser.add_argument("--candidates", default="", help="ranked candidates per image to time (default: the model's)")
-    parser.add_argument("--rank-after", type=int, help="rank after this many steps (default: the model's)")
+    parser.add_argument("--pruning", help="keep@step stages, e.g. 8@1,2@3,1@5 (default: the model's)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
 
@@ -91,14 +91,17 @@ def main() -> None:
     print(f"model {args.model}: UNet {params:.2f}M params, guidance {guidance}, {torch.get_num_threads()} threads")
     print(f"as shipped: {pipe.default_steps} steps, {pipe.sampler_name}")
     ks = [int(k) for k in args.candidates.split(",")] if args.candidates else [pipe.candidates]
-    rank_after = pipe.rank_after if args.rank_after is None else args.rank_after
+    from ml_engine.pipelines.pruning import format_pruning, parse_pruning, rows_steps
+
+    pruning = format_pruning(pipe.pruning if args.pruning is None else parse_pruning(args.pruning))
     for steps in [int(s) for s in args.steps.split(",")]:
         for k in ks:
-            ms = latency(pipe, steps, guidance, k, rank_after) * 1000
-            when = f", ranked after {rank_after} steps" if k > 1 and rank_after else ""
+            ms = latency(pipe, steps, guidance, k, pruning) * 1000
+            work = rows_steps(k, parse_pruning(pruning), steps)
+            when = f", pruned {pruning} ({work} rows x steps)" if k > 1 and pruning else ""
             print(f"latency, 1 image, {steps} steps with guidance, {k} candidate(s){when}: median {ms:.0f} ms")
             for batch in [int(b) for b in args.batches.split(",")]:
-                print(f"  batch {batch}: {batch_rate(pipe, steps, guidance, batch, k, rank_after):.1f} images/s")
+                print(f"  batch {batch}: {batch_rate(pipe, steps, guidance, batch, k, pruning):.1f} images/s")
     print(f"training throughput (bf16, batch 128): {train_throughput(pipe):.0f} images/s")
 
 

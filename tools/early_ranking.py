@@ -8,13 +8,20 @@ seeds, it denoises k candidates in one batch. Per category it prints the pass ra
 first 4 or all k candidates; of the critic's pick on the final latents; and of its pick on the x0 predicted
 after m = 1..4 steps. The evaluator only measures, as in `evaluate`.
 
-    .venv/bin/python tools/early_ranking.py [--model diffusion] [--k 8] [--per-category 25]
+`--schedules` also scores pruning schedules (pipelines/pruning.py) as the pipeline would run them: "16:4@2,1@4"
+starts from the first 16 candidates, keeps each image's best 4 by the verdict on the x0 after 2 steps and finishes
+the best of those by the verdict after 4. A row's trajectory does not depend on the others, so every schedule is
+read off the same k trajectories. Each schedule's cost is printed as UNet rows x steps per image (with guidance
+every row runs twice), to set against its latency in `bench/bench_diffusion.py`.
+
+    .venv/bin/python tools/early_ranking.py [--model diffusion] [--k 8] [--schedules 8:1@4 16:8@1,2@3,1@5]
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 import sys
 
@@ -23,6 +30,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from ml_engine.pipelines.pruning import Pruning, parse_pruning, rows_steps  # noqa: E402
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -30,7 +39,10 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=8)
     parser.add_argument("--per-category", type=int, default=25)
     parser.add_argument("--prompt-seed", type=int, default=2)
+    parser.add_argument("--schedules", nargs="*", default=[], help="k:keep@step,..., e.g. 8:1@4 16:8@1,2@3,1@5")
+    parser.add_argument("--json", help="also write the table here")
     args = parser.parse_args()
+    schedules = [parse_schedule(text, args.k) for text in args.schedules]
 
     from diffusers.utils.torch_utils import randn_tensor
 
@@ -81,11 +93,39 @@ def main() -> None:
             }
             for m in range(1, min(4, steps) + 1):
                 row[f"x0 after {m}, best of {k}"] = passed[early[m - 1].argmax(0), columns].mean()
+            verdicts = [*early[:-1], final]  # after each step, the last on the finished latents
+            for text, schedule in schedules:
+                row[text] = passed[pruned_choice(schedule, verdicts), columns].mean()
             report[category] = row
             print(f"{category:14s} " + "  ".join(f"{key} {v:.2f}" for key, v in row.items()), flush=True)
     keys = list(next(iter(report.values())))
     overall = {key: np.mean([report[c][key] for c in spec.CORE_CATEGORIES]) for key in keys}
     print("overall        " + "  ".join(f"{key} {v:.3f}" for key, v in overall.items()))
+    for text, (start, stages) in schedules:
+        print(f"{text}: overall {overall[text]:.3f}, {rows_steps(start, stages, steps)} UNet rows x steps an image")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"k": k, "steps": steps, "per_category": args.per_category, "scores": report,
+                       "overall": overall}, f, indent=1, default=float)  # fmt: skip
+
+
+def parse_schedule(text: str, k_max: int) -> tuple[str, tuple[int, Pruning]]:
+    """ "16:8@1,2@3,1@5" -> (16, ((8, 1), (2, 3), (1, 5))): 16 candidates, pruned as the pipeline would."""
+    first, _, stages = text.partition(":")
+    if int(first) > k_max:
+        raise SystemExit(f"schedule {text!r} starts from more candidates than --k")
+    return text, (int(first), parse_pruning(stages))
+
+
+def pruned_choice(schedule, verdicts) -> np.ndarray:
+    """The candidate each image finishes with: at each stage, its best `keep` by the verdict after that step, and
+    the best of those left by the verdict on the finished latents (the last)."""
+    start, stages = schedule
+    alive = np.tile(np.arange(start)[:, None], (1, verdicts[0].shape[1]))  # [candidates alive, images]
+    for keep, step in [*stages, (1, len(verdicts))]:
+        scores = np.take_along_axis(verdicts[step - 1], alive, axis=0)
+        alive = np.take_along_axis(alive, np.argsort(-scores, axis=0, kind="stable")[:keep], axis=0)
+    return alive[0]
 
 
 if __name__ == "__main__":

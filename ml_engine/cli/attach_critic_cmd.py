@@ -1,8 +1,9 @@
-"""`python -m ml_engine attach-critic --model DIR --critic DIR --candidates K [--rank-after M] [--out DIR]`: give a
+"""`python -m ml_engine attach-critic --model DIR --critic DIR --candidates K [--pruning S] [--out DIR]`: give a
 diffusion model a trained LatentCritic (`train --config configs/critic.json`) and the number of candidates it ranks
-by default, on the finished latents or on the x0 predicted after M steps (only the best is then finished).
+by default, on the finished latents or pruned on their predicted x0 along the way (`--pruning 8@1,2@3,1@5`: keep 8
+after step 1, 2 after step 3, 1 after step 5; pipelines/pruning.py).
 
-The critic is saved as the folder's `critic` component, `candidates` and `rank_after` go into its
+The critic is saved as the folder's `critic` component, `candidates` and `pruning` go into its
 model_index.json, so the studio, `generate`, `evaluate` and the benchmark all sample the ranked way from then on;
 `--candidates 1` keeps the critic but samples one latent an image.
 """
@@ -23,11 +24,10 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--candidates", type=int, required=True, help="latents denoised per image by default")
     p.add_argument(
-        "--rank-after",
-        type=int,
-        default=0,
-        help="rank the candidates on their predicted x0 after this many sampler steps and finish only the best "
-        "(default 0: rank the finished latents)",
+        "--pruning",
+        default="",
+        help="keep@step stages, e.g. 8@1,2@3,1@5: after each step only the best `keep` candidates go on "
+        "(default: rank the finished latents)",
     )
     p.add_argument("--out", help="where to save (default: the model folder itself)")
     p.set_defaults(func=run)
@@ -49,12 +49,15 @@ def critic_class(folder: str):
 
 def run(args) -> int:
     from ml_engine.models.critic import JudgePanel
+    from ml_engine.pipelines.pruning import parse_pruning
     from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
 
     if args.candidates < 1:
         raise SystemExit("--candidates must be at least 1")
-    if args.rank_after < 0:
-        raise SystemExit("--rank-after must be 0 (the finished latents) or a number of steps")
+    try:
+        pruning = parse_pruning(args.pruning)
+    except ValueError as error:
+        raise SystemExit(f"--pruning: {error}") from None
     critics, raw_scales = [], []
     for entry in args.critic.split(","):
         folder, _, relation = entry.partition(":relation=")  # FOLDER:relation=S, the relation term alone, raw x S
@@ -70,7 +73,7 @@ def run(args) -> int:
         raise SystemExit("a relation term judges only beside another critic")
     pipe = ShapesDiffusionPipeline.from_pretrained(args.model)
     pipe.register_modules(critic=critics[0] if len(critics) == 1 else JudgePanel.of(critics, raw_scales).eval())
-    pipe.register_to_config(candidates=args.candidates, rank_after=args.rank_after)
+    pipe.register_to_config(candidates=args.candidates, pruning=[list(stage) for stage in pruning])
     out = args.out or args.model
     pipe.save_pretrained(out, safe_serialization=True)
     print(f"saved {out}: {pipe.sampler_name}")

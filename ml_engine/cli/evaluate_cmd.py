@@ -28,7 +28,7 @@ def add_parser(sub) -> None:
         type=int,
         help="latents drawn per image, ranked by the model's critic (the GAN's discriminator, a diffusion critic)",
     )
-    p.add_argument("--rank-after", type=int, help="rank the candidates after this many steps (default: the model's)")
+    p.add_argument("--pruning", help="keep@step stages for the candidates, e.g. 8@1,2@3,1@5 (default: the model's)")
     p.add_argument("--prompt-seed", type=int, default=1, help="seed of the prompt draw")
     p.add_argument("--paraphrase", action="store_true", help="reworded prompts outside the canonical grammar")
     p.add_argument("--ceiling", action="store_true", help="score fresh renders instead of a model")
@@ -65,13 +65,14 @@ def run(args) -> int:
     else:
         from ml_engine.evaluation.run import evaluate_pipeline
         from ml_engine.pipelines import load_pipeline
+        from ml_engine.pipelines.pruning import format_pruning
 
         pipe = load_pipeline(args.model, device=args.device)
         steps = args.steps or pipe.default_steps
         guidance = pipe.default_guidance if args.guidance is None else args.guidance
         options = {} if args.candidates is None else {"candidates": args.candidates}
-        if args.rank_after is not None:
-            options["rank_after"] = args.rank_after
+        if args.pruning is not None:
+            options["pruning"] = args.pruning
         with tqdm(total=len(prompts) * len(seeds), desc="evaluating", unit="img", file=sys.stderr) as bar:
             result = evaluate_pipeline(
                 pipe, prompts, seeds, steps, guidance, args.batch_size, progress=bar.update, **options
@@ -82,7 +83,7 @@ def run(args) -> int:
             "steps": steps,
             "guidance": guidance,
             "candidates": options.get("candidates", getattr(pipe, "candidates", 1)),
-            "rank_after": options.get("rank_after", getattr(pipe, "rank_after", 0)),
+            "pruning": options.get("pruning", format_pruning(getattr(pipe, "pruning", ()))),
             "paraphrase": args.paraphrase,
             "per_category": args.per_category,
             "seeds": len(seeds),

@@ -53,6 +53,7 @@ from ml_engine.pipelines.base import (
     image_seeds,
     prompt_list,
 )
+from ml_engine.pipelines.pruning import Pruning, format_pruning, parse_pruning
 from ml_engine.text.encoder import TextEncoder
 
 IMAGE_SIZE = 64
@@ -74,7 +75,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         default_steps: int = 20,
         default_guidance: float = 4.0,
         candidates: int = 1,
-        rank_after: int = 0,
+        pruning: str | list | None = None,
     ):
         super().__init__()
         if candidates > 1 and critic is None:
@@ -88,7 +89,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
             default_steps=int(default_steps),
             default_guidance=float(default_guidance),
             candidates=int(candidates),
-            rank_after=int(rank_after),
+            pruning=[list(stage) for stage in parse_pruning(pruning)],
         )
         self.text = text_encoder or TextEncoder.load()  # not a registered module: never saved with the model
 
@@ -98,17 +99,17 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         return int(self.config.get("candidates", 1))
 
     @property
-    def rank_after(self) -> int:
-        """Sampler steps after which the critic ranks the candidates on their predicted x0 and only the best is
-        finished (the default for a call); 0 ranks the finished latents."""
-        return int(self.config.get("rank_after", 0))
+    def pruning(self) -> Pruning:
+        """The stages (keep, after_step) at which the critic prunes the candidates on their predicted x0, the default
+        for a call (pipelines/pruning.py); empty: it ranks the finished latents."""
+        return parse_pruning(self.config.get("pruning"))
 
     @property
     def sampler_name(self) -> str:
         name = schedulers.sampler_name(self.scheduler)
         if self.candidates == 1:
             return name
-        when = f", after {self.rank_after} steps" if self.rank_after else ""
+        when = f", pruned {format_pruning(self.pruning)} (keep@step)" if self.pruning else ""
         return f"{name}, best of {self.candidates} ranked by a critic{when}"
 
     @property
@@ -154,12 +155,16 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         return text_states, text_mask, cond, cond_mask
 
     @torch.no_grad()
-    def best_candidates(self, latents: torch.Tensor, states: torch.Tensor, mask: torch.Tensor, n: int) -> torch.Tensor:
-        """Row index of each image's best candidate; rows are candidate-major (row j * n + i), states one per image."""
+    def top_candidates(
+        self, latents: torch.Tensor, states: torch.Tensor, mask: torch.Tensor, n: int, keep: int = 1
+    ) -> torch.Tensor:
+        """Rows of each image's `keep` best candidates, best first and candidate-major like the batch (rank r of
+        image i at r * n + i); the batch's rows are candidate-major (row j * n + i), states one per image."""
         k = latents.shape[0] // n
         scores = self.critic.score(latents, states.repeat(k, 1, 1), mask.repeat(k, 1)).float().view(-1, k, n)
         ranking = ranking_scores(scores, tuple(self.critic.config.get("raw_scales", ())))  # one row a judge
-        return ranking.argmax(dim=0) * n + torch.arange(n, device=scores.device)
+        order = ranking.topk(keep, dim=0).indices  # [keep, n]
+        return (order * n + torch.arange(n, device=order.device)).flatten()
 
     def _keep(self, rows, latents, out, cond, cond_mask, use_cfg: bool, recorder):
         """Drop every batch row but `rows` mid-way: the latents, this step's guided output, the conditioning (both
@@ -197,7 +202,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         output_type: str = "pil",
         return_attention: bool = False,
         candidates: int | None = None,
-        rank_after: int | None = None,
+        pruning: str | Pruning | None = None,
     ) -> GenerationResult:
         prompts = prompt_list(prompt, height, width, self.supported_sizes)
         num_inference_steps = self.default_steps if num_inference_steps is None else num_inference_steps
@@ -206,12 +211,10 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         candidates = self.candidates if candidates is None else candidates
         if candidates < 1 or (candidates > 1 and self.critic is None):
             raise ValueError(f"candidates must be 1, or more with a critic loaded; got {candidates}")
-        rank_after = self.rank_after if rank_after is None else rank_after
-        if rank_after < 0:
-            raise ValueError(f"rank_after must be 0 (rank the finished latents) or a number of steps; got {rank_after}")
-        # ranked early, k candidates are denoised for rank_after steps and only the best is finished: the first
-        # steps fix the layout, so the verdict on their predicted x0 is as good as on the finished latents
-        early = 0 < rank_after < num_inference_steps and candidates > 1
+        # the candidates still denoised after each step: a stage applies when it falls before the last step and
+        # keeps fewer than are left (so a call with fewer candidates than the model's default prunes less)
+        pruning = self.pruning if pruning is None else parse_pruning(pruning)
+        prune_after = {step: keep for keep, step in pruning if step < num_inference_steps}
         negatives = [negative_prompt or ""] * len(prompts) if not isinstance(negative_prompt, list) else negative_prompt
         if len(negatives) != len(prompts):
             raise ValueError("negative_prompt must be a string or a list as long as prompt")
@@ -224,8 +227,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
                 torch.Generator("cpu").manual_seed(candidate_seed(s, j)) for j in range(candidates) for s in seeds
             ]
         # every candidate of every image is one row of the batch, candidate-major: row j * n_images + i
-        rows_prompts = expanded * candidates
-        batch = len(rows_prompts)
+        batch = n_images * candidates
         use_cfg = guidance_scale > 1.0
         negatives = [n for n in negatives for _ in range(num_images_per_prompt)] if use_cfg else []
         text_states, text_mask, cond, cond_mask = self.conditioning(expanded, negatives, candidates)
@@ -250,20 +252,21 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
                 if use_cfg:
                     out_uncond, out_cond = out.chunk(2)
                     out = out_uncond + guidance_scale * (out_cond - out_uncond)
-                if early and i + 1 == rank_after:
-                    best = self.best_candidates(self._predict_x0(latents, out, t), text_states, text_mask, n_images)
-                    latents, out, cond, cond_mask = self._keep(best, latents, out, cond, cond_mask, use_cfg, recorder)
+                if prune_after.get(i + 1, candidates) < candidates:
+                    candidates = prune_after[i + 1]
+                    x0 = self._predict_x0(latents, out, t)
+                    kept = self.top_candidates(x0, text_states, text_mask, n_images, candidates)
+                    latents, out, cond, cond_mask = self._keep(kept, latents, out, cond, cond_mask, use_cfg, recorder)
                 x_t = latents
                 latents = self.scheduler.step(out, t, latents).prev_sample
                 if callback_on_step_end is not None:
                     x0 = self._predict_x0(x_t, out, t)
                     preview = lambda x0=x0: to_pil(self.decode_latents(x0[:1]))[0]  # noqa: E731
                     callback_on_step_end(StepInfo(i + 1, len(timesteps), int(t), preview))
+        rows_prompts = expanded * candidates  # the rows left, as the recorder kept them
         best = torch.arange(n_images)
-        if early:
-            rows_prompts = expanded  # the recorder kept the finished rows only
-        elif candidates > 1:
-            best = self.best_candidates(latents, text_states, text_mask, n_images).cpu()
+        if candidates > 1:
+            best = self.top_candidates(latents, text_states, text_mask, n_images).cpu()
             latents = latents[best.to(latents.device)]
         attention = None
         if return_attention:

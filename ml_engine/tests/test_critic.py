@@ -241,43 +241,63 @@ def test_a_scheduler_keeps_the_rows_a_sampler_goes_on_with():
     assert scheduler.timesteps.shape[0] == 6  # its tables were left alone
 
 
-def test_ranked_early_the_best_candidate_by_its_predicted_x0_is_finished_alone(ranked, monkeypatch):
-    prompts, seeds, k = ["a red circle", "two squares", "a cross above a circle"], [4, 9, 2], 3
+def test_pruned_candidates_are_judged_on_their_predicted_x0_and_the_best_finish_as_if_drawn_alone(
+    ranked, monkeypatch
+):
+    prompts, seeds, k = ["a red circle", "two squares", "a cross above a circle"], [4, 9, 2], 4
     judged = []
-    rank = ranked.best_candidates
+    rank = ranked.top_candidates
 
-    def spy(latents, states, mask, n):
-        best = rank(latents, states, mask, n)
-        judged.append((latents.shape[0], best.tolist()))
-        return best
+    def spy(latents, states, mask, n, keep=1):
+        kept = rank(latents, states, mask, n, keep)
+        judged.append((latents.shape[0], keep, kept.tolist()))
+        return kept
 
-    monkeypatch.setattr(ranked, "best_candidates", spy)
-    options = {"candidates": k, "num_inference_steps": 4, "rank_after": 2}
+    monkeypatch.setattr(ranked, "top_candidates", spy)
+    options = {"candidates": k, "num_inference_steps": 5, "pruning": "2@1,1@3"}
     chosen = ranked(prompts, generator=[torch.Generator().manual_seed(s) for s in seeds], output_type="pt", **options)
-    assert len(judged) == 1 and judged[0][0] == k * len(prompts)  # judged once, on every candidate of every image
-    picked = [row // len(prompts) for row in judged[0][1]]
+    n = len(prompts)
+    # judged twice along the way: 4 candidates an image after step 1, the 2 kept after step 3; not at the end
+    assert [(rows, keep) for rows, keep, _ in judged] == [(k * n, 2), (2 * n, 1)]
+    first, second = judged[0][2], judged[1][2]
+    picked = [first[row] // n for row in second]  # the second verdict's rows index the first one's kept rows
     for i, (seed, j) in enumerate(zip(seeds, picked, strict=True)):  # each finished as if it had been drawn alone
         alone = ranked(prompts[i], generator=torch.Generator().manual_seed(candidate_seed(seed, j)),
-                       num_inference_steps=4, output_type="pt").images  # fmt: skip
+                       num_inference_steps=5, output_type="pt").images  # fmt: skip
         assert (chosen.images[i] - alone[0]).abs().max() < 1e-3
     attention = ranked(prompts, generator=[torch.Generator().manual_seed(s) for s in seeds], output_type="pt",
                        return_attention=True, **options)  # fmt: skip
-    assert torch.equal(attention.images, chosen.images) and len(attention.attention) == len(prompts)
+    assert torch.equal(attention.images, chosen.images) and len(attention.attention) == n
     assert "cross" in attention.attention[2].words
-    with pytest.raises(ValueError, match="rank_after must be"):
-        ranked("a circle", seed=0, rank_after=-1)
+    judged.clear()  # kept to 2, they are ranked on the finished latents
+    ranked(prompts, seed=0, candidates=k, num_inference_steps=5, pruning="2@1")
+    assert [(rows, keep) for rows, keep, _ in judged] == [(k * n, 2), (2 * n, 1)]
 
 
-def test_ranking_early_is_saved_with_the_model(ranked, tmp_path):
-    ranked.register_to_config(candidates=3, rank_after=2)
+@pytest.mark.parametrize(
+    ("schedule", "problem"),
+    [("2@1,2@3", "keeps fewer"), ("2@3,1@1", "keeps fewer"), ("0@1", "at least 1"), ("two@1", "reads like")],
+)
+def test_a_pruning_schedule_that_does_not_narrow_is_refused(ranked, schedule, problem):
+    with pytest.raises(ValueError, match=problem):
+        ranked("a circle", seed=0, candidates=4, pruning=schedule)
+
+
+def test_pruning_is_saved_with_the_model(ranked, tmp_path):
+    from ml_engine.pipelines.pruning import rows_steps
+
+    ranked.register_to_config(candidates=4, pruning=[[2, 1], [1, 2]])
     try:
-        ranked.save_pretrained(str(tmp_path / "early"), safe_serialization=True)
+        ranked.save_pretrained(str(tmp_path / "pruned"), safe_serialization=True)
     finally:
-        ranked.register_to_config(candidates=1, rank_after=0)
-    loaded = load_pipeline(str(tmp_path / "early"))
-    assert loaded.rank_after == 2 and loaded.sampler_name.endswith("best of 3 ranked by a critic, after 2 steps")
-    expected = ranked("a circle", seed=5, candidates=3, rank_after=2, num_inference_steps=4, output_type="pt").images
-    assert torch.equal(loaded("a circle", seed=5, num_inference_steps=4, output_type="pt").images, expected)
+        ranked.register_to_config(candidates=1, pruning=[])
+    loaded = load_pipeline(str(tmp_path / "pruned"))
+    assert loaded.pruning == ((2, 1), (1, 2))
+    assert loaded.sampler_name.endswith("best of 4 ranked by a critic, pruned 2@1,1@2 (keep@step)")
+    expected = ranked("a circle", seed=5, candidates=4, pruning="2@1,1@2", num_inference_steps=4, output_type="pt")
+    assert torch.equal(loaded("a circle", seed=5, num_inference_steps=4, output_type="pt").images, expected.images)
+    assert rows_steps(16, loaded.pruning, 8) == 16 + 2 + 6  # 16 for a step, 2 for one more, 1 for the last six
+    assert rows_steps(16, ((8, 1), (2, 3), (1, 5)), 8) == 16 + 16 + 4 + 3
 
 
 def test_verdicts_pair_each_caption_with_a_scene_it_is_true_of_and_two_it_is_not(tmp_path):
