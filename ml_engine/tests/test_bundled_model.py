@@ -31,4 +31,5 @@ def test_the_default_model_generates_a_64px_image_with_progress():
         "a red circle to the left of a blue square", seed=0, num_inference_steps=4, callback_on_step_end=steps.append
     )
     assert result.images[0].size == (64, 64) and len(steps) == 4
-    assert pipe.candidates == 4 and pipe.critic is not None  # it ships ranked sampling (docs/shapes-model.md)
+    # it ships ranked sampling, 8 candidates pruned to the best after 4 steps (docs/shapes-model.md, session 12)
+    assert pipe.candidates == 8 and pipe.pruning == ((1, 4),) and pipe.critic is not None
