@@ -20,6 +20,7 @@ every row runs twice), to set against its latency in `bench/bench_diffusion.py`.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import os
@@ -55,6 +56,7 @@ def main() -> None:
     from ml_engine.pipelines.base import candidate_seed
 
     pipe = load_pipeline(args.model)
+    raw_scales = tuple(pipe.critic.config.get("raw_scales", ()))  # a panel's judges added raw (the rest standardised)
     k, steps, guidance = args.k, pipe.default_steps, pipe.default_guidance
     report = {}
     with torch.no_grad():
@@ -71,31 +73,33 @@ def main() -> None:
             ]
             latents = randn_tensor((k * n, 16, 8, 8), generator=generators, dtype=torch.float32)
             pipe.scheduler.set_timesteps(steps)
+            judged = functools.partial(judge, pipe.critic, cond, cond_mask, k)
             early = []
             for t in pipe.scheduler.timesteps:
                 out = pipe.predict(torch.cat([latents, latents]), t, both, both_mask)
                 unconditional, conditional = out.chunk(2)
                 out = unconditional + guidance * (conditional - unconditional)
                 x0 = pipe._predict_x0(latents, out, t)
-                early.append(pipe.critic.score(x0, cond, cond_mask).float().view(k, n).numpy())
+                early.append(judged(x0))
                 latents = pipe.scheduler.step(out, t, latents).prev_sample
             images = to_pil(pipe.decode_latents(latents))
             passed = np.array([passes(group[r % n].requirement, detect_objects(im)) for r, im in enumerate(images)])
             passed = passed.reshape(k, n)
-            final = pipe.critic.score(latents, cond, cond_mask).float().view(k, n).numpy()
+            final = judged(latents)
             columns = np.arange(n)
             row = {
                 "one draw": passed[0].mean(),
                 "any of 4": passed[:4].any(0).mean(),
                 f"any of {k}": passed.any(0).mean(),
-                "final, best of 4": passed[final[:4].argmax(0), columns].mean(),
-                f"final, best of {k}": passed[final.argmax(0), columns].mean(),
+                "final, best of 4": passed[pruned_choice((4, ()), [final], raw_scales), columns].mean(),
+                f"final, best of {k}": passed[pruned_choice((k, ()), [final], raw_scales), columns].mean(),
             }
             for m in range(1, min(4, steps) + 1):
-                row[f"x0 after {m}, best of {k}"] = passed[early[m - 1].argmax(0), columns].mean()
+                pick = pruned_choice((k, ()), [early[m - 1]], raw_scales)
+                row[f"x0 after {m}, best of {k}"] = passed[pick, columns].mean()
             verdicts = [*early[:-1], final]  # after each step, the last on the finished latents
             for text, schedule in schedules:
-                row[text] = passed[pruned_choice(schedule, verdicts), columns].mean()
+                row[text] = passed[pruned_choice(schedule, verdicts, raw_scales), columns].mean()
             report[category] = row
             print(f"{category:14s} " + "  ".join(f"{key} {v:.2f}" for key, v in row.items()), flush=True)
     keys = list(next(iter(report.values())))
@@ -109,6 +113,11 @@ def main() -> None:
                        "overall": overall}, f, indent=1, default=float)  # fmt: skip
 
 
+def judge(critic, states, mask, k: int, latents) -> np.ndarray:
+    """Every judge's scores on candidate-major latents, [judges, k, n]."""
+    return critic.score(latents, states, mask).float().view(-1, k, states.shape[0] // k).numpy()
+
+
 def parse_schedule(text: str, k_max: int) -> tuple[str, tuple[int, Pruning]]:
     """ "16:8@1,2@3,1@5" -> (16, ((8, 1), (2, 3), (1, 5))): 16 candidates, pruned as the pipeline would."""
     first, _, stages = text.partition(":")
@@ -117,14 +126,21 @@ def parse_schedule(text: str, k_max: int) -> tuple[str, tuple[int, Pruning]]:
     return text, (int(first), parse_pruning(stages))
 
 
-def pruned_choice(schedule, verdicts) -> np.ndarray:
+def pruned_choice(schedule, verdicts, raw_scales: tuple[float, ...] = ()) -> np.ndarray:
     """The candidate each image finishes with: at each stage, its best `keep` by the verdict after that step, and
-    the best of those left by the verdict on the finished latents (the last)."""
+    the best of those left by the verdict on the finished latents (the last). A verdict holds every judge's scores
+    [judges, candidates, images]; a panel's are combined over the candidates still alive, as the pipeline does."""
+    from ml_engine.models.critic import ranking_scores
+
     start, stages = schedule
-    alive = np.tile(np.arange(start)[:, None], (1, verdicts[0].shape[1]))  # [candidates alive, images]
+    judges, _, images = verdicts[0].shape
+    alive = np.tile(np.arange(start)[:, None], (1, images))  # [candidates alive, images]
     for keep, step in [*stages, (1, len(verdicts))]:
-        scores = np.take_along_axis(verdicts[step - 1], alive, axis=0)
-        alive = np.take_along_axis(alive, np.argsort(-scores, axis=0, kind="stable")[:keep], axis=0)
+        if alive.shape[0] == 1:
+            break
+        scores = np.take_along_axis(verdicts[step - 1], np.repeat(alive[None], judges, axis=0), axis=1)
+        ranking = ranking_scores(torch.from_numpy(scores), raw_scales).numpy()
+        alive = np.take_along_axis(alive, np.argsort(-ranking, axis=0, kind="stable")[:keep], axis=0)
     return alive[0]
 
 
