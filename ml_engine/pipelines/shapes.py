@@ -161,6 +161,10 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         """Rows of each image's `keep` best candidates, best first and candidate-major like the batch (rank r of
         image i at r * n + i); the batch's rows are candidate-major (row j * n + i), states one per image."""
         k = latents.shape[0] // n
+        # the words only, without the padding up to max_tokens: every critic masks it (test_critic.py), and a Shapes
+        # caption is half that long, which saves a critic with a transformer over cells and words a third of its time
+        length = int(mask.sum(dim=1).max())
+        states, mask = states[:, :length], mask[:, :length]
         scores = self.critic.score(latents, states.repeat(k, 1, 1), mask.repeat(k, 1)).float().view(-1, k, n)
         ranking = ranking_scores(scores, tuple(self.critic.config.get("raw_scales", ())))  # one row a judge
         order = ranking.topk(keep, dim=0).indices  # [keep, n]
