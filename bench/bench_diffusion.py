@@ -51,7 +51,7 @@ def train_throughput(pipe, batch: int = 128, steps: int = 6) -> float:
     return batch / statistics.median(timings[1:])
 
 
-def latency(pipe, steps: int, guidance: float, candidates: int, pruning: str, repeats: int = 9) -> float:
+def latency(pipe, steps: int, guidance: float, candidates: int, pruning: tuple, repeats: int = 9) -> float:
     times = []
     for i in range(repeats + 1):
         start = time.perf_counter()
@@ -61,7 +61,7 @@ def latency(pipe, steps: int, guidance: float, candidates: int, pruning: str, re
     return statistics.median(times[1:])
 
 
-def batch_rate(pipe, steps: int, guidance: float, batch: int, candidates: int, pruning: str) -> float:
+def batch_rate(pipe, steps: int, guidance: float, batch: int, candidates: int, pruning: tuple) -> float:
     prompts = ["a red circle to the left of a blue square", "three crosses", "a small green triangle"] * batch
     options = {"num_inference_steps": steps, "guidance_scale": guidance, "candidates": candidates,
                "pruning": pruning}  # fmt: skip
@@ -93,12 +93,12 @@ def main() -> None:
     ks = [int(k) for k in args.candidates.split(",")] if args.candidates else [pipe.candidates]
     from ml_engine.pipelines.pruning import format_pruning, parse_pruning, rows_steps
 
-    pruning = format_pruning(pipe.pruning if args.pruning is None else parse_pruning(args.pruning))
+    pruning = pipe.pruning if args.pruning is None else parse_pruning(args.pruning)
     for steps in [int(s) for s in args.steps.split(",")]:
         for k in ks:
             ms = latency(pipe, steps, guidance, k, pruning) * 1000
-            work = rows_steps(k, parse_pruning(pruning), steps)
-            when = f", pruned {pruning} ({work} rows x steps)" if k > 1 and pruning else ""
+            work = rows_steps(k, pruning, steps)
+            when = f", pruned {format_pruning(pruning)} ({work} rows x steps)" if k > 1 and pruning else ""
             print(f"latency, 1 image, {steps} steps with guidance, {k} candidate(s){when}: median {ms:.0f} ms")
             for batch in [int(b) for b in args.batches.split(",")]:
                 print(f"  batch {batch}: {batch_rate(pipe, steps, guidance, batch, k, pruning):.1f} images/s")

@@ -31,7 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from ml_engine.pipelines.pruning import Pruning, parse_pruning, rows_steps  # noqa: E402
+from ml_engine.pipelines.pruning import Pruning, applied, parse_pruning, rows_steps  # noqa: E402
 
 
 def main() -> None:
@@ -135,7 +135,7 @@ def pruned_choice(schedule, verdicts, raw_scales: tuple[float, ...] = ()) -> np.
     start, stages = schedule
     judges, _, images = verdicts[0].shape
     alive = np.tile(np.arange(start)[:, None], (1, images))  # [candidates alive, images]
-    for keep, step in [*stages, (1, len(verdicts))]:
+    for keep, step in [*applied(stages, start, len(verdicts)), (1, len(verdicts))]:
         if alive.shape[0] == 1:
             break
         scores = np.take_along_axis(verdicts[step - 1], np.repeat(alive[None], judges, axis=0), axis=1)

@@ -38,12 +38,21 @@ def format_pruning(stages: Pruning) -> str:
     return ",".join(f"{keep}@{step}" for keep, step in stages)
 
 
+def applied(stages: Pruning, candidates: int, steps: int) -> Pruning:
+    """The stages that prune a run of `candidates` over `steps` sampler steps: those before the last step that keep
+    fewer than are left (so a call with fewer candidates than the model's default prunes less)."""
+    kept, alive = [], candidates
+    for keep, step in stages:
+        if step < steps and keep < alive:
+            kept.append((keep, step))
+            alive = keep
+    return tuple(kept)
+
+
 def rows_steps(candidates: int, stages: Pruning, steps: int) -> int:
     """Latent rows x sampler steps an image costs (guidance doubles each row): the schedule's work, for comparing
     schedules; latency also pays a fixed cost per UNet call."""
     work, alive, done = 0, candidates, 0
-    for keep, step in stages:
-        if step >= steps or keep >= alive:
-            continue
+    for keep, step in applied(stages, candidates, steps):
         work, alive, done = work + alive * (step - done), keep, step
     return work + alive * (steps - done)

@@ -55,7 +55,7 @@ from ml_engine.pipelines.base import (
     image_seeds,
     prompt_list,
 )
-from ml_engine.pipelines.pruning import Pruning, format_pruning, parse_pruning
+from ml_engine.pipelines.pruning import Pruning, applied, format_pruning, parse_pruning
 from ml_engine.text.encoder import TextEncoder
 
 IMAGE_SIZE = 64
@@ -217,10 +217,8 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         candidates = self.candidates if candidates is None else candidates
         if candidates < 1 or (candidates > 1 and self.critic is None):
             raise ValueError(f"candidates must be 1, or more with a critic loaded; got {candidates}")
-        # the candidates still denoised after each step: a stage applies when it falls before the last step and
-        # keeps fewer than are left (so a call with fewer candidates than the model's default prunes less)
         pruning = self.pruning if pruning is None else parse_pruning(pruning)
-        prune_after = {step: keep for keep, step in pruning if step < num_inference_steps}
+        prune_after = {step: keep for keep, step in applied(pruning, candidates, num_inference_steps)}
         negatives = [negative_prompt or ""] * len(prompts) if not isinstance(negative_prompt, list) else negative_prompt
         if len(negatives) != len(prompts):
             raise ValueError("negative_prompt must be a string or a list as long as prompt")
@@ -258,7 +256,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
                 if use_cfg:
                     out_uncond, out_cond = out.chunk(2)
                     out = out_uncond + guidance_scale * (out_cond - out_uncond)
-                if prune_after.get(i + 1, candidates) < candidates:
+                if i + 1 in prune_after:  # only each image's best `candidates` go on
                     candidates = prune_after[i + 1]
                     x0 = self._predict_x0(latents, out, t)
                     kept = self.top_candidates(x0, text_states, text_mask, n_images, candidates)

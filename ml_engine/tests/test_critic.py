@@ -241,9 +241,7 @@ def test_a_scheduler_keeps_the_rows_a_sampler_goes_on_with():
     assert scheduler.timesteps.shape[0] == 6  # its tables were left alone
 
 
-def test_pruned_candidates_are_judged_on_their_predicted_x0_and_the_best_finish_as_if_drawn_alone(
-    ranked, monkeypatch
-):
+def test_pruned_candidates_are_judged_on_their_predicted_x0_and_the_best_finish_as_if_drawn_alone(ranked, monkeypatch):
     prompts, seeds, k = ["a red circle", "two squares", "a cross above a circle"], [4, 9, 2], 4
     judged = []
     rank = ranked.top_candidates
