@@ -165,6 +165,8 @@ class CriticConfig(CommonConfig):
     counterfactual_prob: float = 0.0  # share of scenes that also get a counterfactual scene (data/counterfactuals.py):
     # the true caption on the scene edited until it is false, rendered and encoded, the comparison ranking makes
     counterfactual_weight: float = 1.0  # loss weight of those verdicts
+    count_loss_weight: float = 0.0  # > 0: a count term (models/critic.py) whose per-shape counts learn the scene
+    # graph's directly, at this weight of a smooth L1 loss beside the verdicts' cross-entropy
 
 
 @dataclass

@@ -14,7 +14,11 @@ the best of those by the verdict after 4. A row's trajectory does not depend on 
 read off the same k trajectories. Each schedule's cost is printed as UNet rows x steps per image (with guidance
 every row runs twice), to set against its latency in `bench/bench_diffusion.py`.
 
+`--critics` ranks the same trajectories by several judges or panels, each written as `attach-critic --critic` takes
+it (`DISC,CRITIC:relation+count=2`), so panels are compared on the same candidates; by default the model's own.
+
     .venv/bin/python tools/early_ranking.py [--model diffusion] [--k 8] [--schedules 8:1@4 16:8@1,2@3,1@5]
+        [--critics D,C:relation=2 D,C:relation+count=2]
 """
 
 from __future__ import annotations
@@ -41,12 +45,14 @@ def main() -> None:
     parser.add_argument("--per-category", type=int, default=25)
     parser.add_argument("--prompt-seed", type=int, default=2)
     parser.add_argument("--schedules", nargs="*", default=[], help="k:keep@step,..., e.g. 8:1@4 16:8@1,2@3,1@5")
+    parser.add_argument("--critics", nargs="*", default=[], help="judges to compare, as attach-critic --critic takes")
     parser.add_argument("--json", help="also write the table here")
     args = parser.parse_args()
     schedules = [parse_schedule(text, args.k) for text in args.schedules]
 
     from diffusers.utils.torch_utils import randn_tensor
 
+    from ml_engine.cli.attach_critic_cmd import judges_from
     from ml_engine.data import spec
     from ml_engine.evaluation.parse import detect_objects
     from ml_engine.evaluation.prompts import prompt_set
@@ -56,7 +62,9 @@ def main() -> None:
     from ml_engine.pipelines.base import candidate_seed
 
     pipe = load_pipeline(args.model)
-    raw_scales = tuple(pipe.critic.config.get("raw_scales", ()))  # a panel's judges added raw (the rest standardised)
+    panels = {f"#{i}": judges_from(written) for i, written in enumerate(args.critics, 1)} or {"": pipe.critic}
+    for i, written in enumerate(args.critics, 1):
+        print(f"#{i}: {written}")
     k, steps, guidance = args.k, pipe.default_steps, pipe.default_guidance
     report = {}
     with torch.no_grad():
@@ -73,44 +81,50 @@ def main() -> None:
             ]
             latents = randn_tensor((k * n, 16, 8, 8), generator=generators, dtype=torch.float32)
             pipe.scheduler.set_timesteps(steps)
-            judged = functools.partial(judge, pipe.critic, cond, cond_mask, k)
-            early = []
+            judged = {name: functools.partial(judge, panel, cond, cond_mask, k) for name, panel in panels.items()}
+            early = {name: [] for name in panels}
             for t in pipe.scheduler.timesteps:
                 out = pipe.predict(torch.cat([latents, latents]), t, both, both_mask)
                 unconditional, conditional = out.chunk(2)
                 out = unconditional + guidance * (conditional - unconditional)
                 x0 = pipe._predict_x0(latents, out, t)
-                early.append(judged(x0))
+                for name in panels:
+                    early[name].append(judged[name](x0))
                 latents = pipe.scheduler.step(out, t, latents).prev_sample
             images = to_pil(pipe.decode_latents(latents))
             passed = np.array([passes(group[r % n].requirement, detect_objects(im)) for r, im in enumerate(images)])
             passed = passed.reshape(k, n)
-            final = judged(latents)
             columns = np.arange(n)
             row = {
                 "one draw": passed[0].mean(),
                 "any of 4": passed[:4].any(0).mean(),
                 f"any of {k}": passed.any(0).mean(),
-                "final, best of 4": passed[pruned_choice((4, ()), [final], raw_scales), columns].mean(),
-                f"final, best of {k}": passed[pruned_choice((k, ()), [final], raw_scales), columns].mean(),
             }
-            for m in range(1, min(4, steps) + 1):
-                pick = pruned_choice((k, ()), [early[m - 1]], raw_scales)
-                row[f"x0 after {m}, best of {k}"] = passed[pick, columns].mean()
-            verdicts = [*early[:-1], final]  # after each step, the last on the finished latents
-            for text, schedule in schedules:
-                row[text] = passed[pruned_choice(schedule, verdicts, raw_scales), columns].mean()
+            for name, panel in panels.items():
+                raw_scales = tuple(panel.config.get("raw_scales", ()))  # judges added raw (the rest standardised)
+                final, label = judged[name](latents), f"{name} | " if name else ""
+                row[f"{label}final, best of 4"] = passed[pruned_choice((4, ()), [final], raw_scales), columns].mean()
+                row[f"{label}final, best of {k}"] = passed[pruned_choice((k, ()), [final], raw_scales), columns].mean()
+                for m in range(1, min(4, steps) + 1):
+                    pick = pruned_choice((k, ()), [early[name][m - 1]], raw_scales)
+                    row[f"{label}x0 after {m}, best of {k}"] = passed[pick, columns].mean()
+                verdicts = [*early[name][:-1], final]  # after each step, the last on the finished latents
+                for text, schedule in schedules:
+                    row[f"{label}{text}"] = passed[pruned_choice(schedule, verdicts, raw_scales), columns].mean()
             report[category] = row
             print(f"{category:14s} " + "  ".join(f"{key} {v:.2f}" for key, v in row.items()), flush=True)
     keys = list(next(iter(report.values())))
     overall = {key: np.mean([report[c][key] for c in spec.CORE_CATEGORIES]) for key in keys}
     print("overall        " + "  ".join(f"{key} {v:.3f}" for key, v in overall.items()))
-    for text, (start, stages) in schedules:
-        print(f"{text}: overall {overall[text]:.3f}, {rows_steps(start, stages, steps)} UNet rows x steps an image")
+    for name in panels:
+        label = f"{name} | " if name else ""
+        for text, (start, stages) in schedules:
+            cost = rows_steps(start, stages, steps)
+            print(f"{label}{text}: overall {overall[label + text]:.3f}, {cost} UNet rows x steps an image")
     if args.json:
         with open(args.json, "w") as f:
-            json.dump({"k": k, "steps": steps, "per_category": args.per_category, "scores": report,
-                       "overall": overall}, f, indent=1, default=float)  # fmt: skip
+            json.dump({"k": k, "steps": steps, "per_category": args.per_category, "critics": args.critics,
+                   "scores": report, "overall": overall}, f, indent=1, default=float)  # fmt: skip
 
 
 def judge(critic, states, mask, k: int, latents) -> np.ndarray:

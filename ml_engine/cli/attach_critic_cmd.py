@@ -20,7 +20,7 @@ def add_parser(sub) -> None:
         "--critic",
         required=True,
         help="a trained critic folder, or several (comma-separated) that rank together; FOLDER:relation=S puts in "
-        "that critic's relation term alone, its raw score times S",
+        "that critic's relation term alone, its raw score times S (likewise FOLDER:count=S, FOLDER:relation+count=S)",
     )
     p.add_argument("--candidates", type=int, required=True, help="latents denoised per image by default")
     p.add_argument(
@@ -47,8 +47,31 @@ def critic_class(folder: str):
     return classes[name]
 
 
-def run(args) -> int:
+def judges_from(spec: str):
+    """ "FOLDER[,FOLDER:relation+count=S...]" -> the critic, or the JudgePanel of several, that ranks (eval mode)."""
     from ml_engine.models.critic import JudgePanel
+
+    critics, raw_scales = [], []
+    for entry in spec.split(","):
+        folder, _, terms = entry.partition(":")  # FOLDER:relation+count=S: those terms alone, raw x S
+        folder = os.path.expanduser(folder)
+        critic = critic_class(folder).from_pretrained(folder).eval()
+        scale = 0.0
+        if terms:
+            terms, _, scale = terms.partition("=")
+            scale = float(scale or 1)
+            for term in terms.split("+"):
+                if term not in ("relation", "count") or getattr(critic, term, None) is None:
+                    raise ValueError(f"{folder} has no {term} term (a LatentCritic's relation_heads, count_shapes)")
+            critic.register_to_config(judged_by=terms)
+        critics.append(critic)
+        raw_scales.append(scale)
+    if len(critics) == 1 and raw_scales[0]:
+        raise ValueError("a critic's relation or count term judges only beside another critic")
+    return critics[0] if len(critics) == 1 else JudgePanel.of(critics, raw_scales).eval()
+
+
+def run(args) -> int:
     from ml_engine.pipelines.pruning import parse_pruning
     from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
 
@@ -58,21 +81,12 @@ def run(args) -> int:
         pruning = parse_pruning(args.pruning)
     except ValueError as error:
         raise SystemExit(f"--pruning: {error}") from None
-    critics, raw_scales = [], []
-    for entry in args.critic.split(","):
-        folder, _, relation = entry.partition(":relation=")  # FOLDER:relation=S, the relation term alone, raw x S
-        folder = os.path.expanduser(folder)
-        critic = critic_class(folder).from_pretrained(folder).eval()
-        if relation:
-            if not getattr(critic, "relation", None):
-                raise SystemExit(f"{folder} has no relation term (relation_heads)")
-            critic.register_to_config(judged_by="relation")
-        critics.append(critic)
-        raw_scales.append(float(relation or 0))
-    if len(critics) == 1 and raw_scales[0]:
-        raise SystemExit("a relation term judges only beside another critic")
+    try:
+        critic = judges_from(args.critic)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     pipe = ShapesDiffusionPipeline.from_pretrained(args.model)
-    pipe.register_modules(critic=critics[0] if len(critics) == 1 else JudgePanel.of(critics, raw_scales).eval())
+    pipe.register_modules(critic=critic)
     pipe.register_to_config(candidates=args.candidates, pruning=[list(stage) for stage in pruning])
     out = args.out or args.model
     pipe.save_pretrained(out, safe_serialization=True)

@@ -13,6 +13,7 @@ candidates (pipelines/shapes.py): judging is easier to learn than drawing.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from diffusers.configuration_utils import ConfigMixin, register_to_config
 from diffusers.models.modeling_utils import ModelMixin
 from torch import nn
@@ -41,6 +42,7 @@ class LatentCritic(ModelMixin, ConfigMixin):
         caption_reader: bool = False,
         relation_heads: int = 0,
         judged_by: str = "verdict",
+        count_shapes: int = 0,
     ):
         super().__init__()
         # the words read first by a CaptionReader pre-trained on captions alone (training/caption_reader.py) and
@@ -115,14 +117,42 @@ class LatentCritic(ModelMixin, ConfigMixin):
             )
             nn.init.normal_(self.relation["side"].weight, std=0.1 if caption_reader else 0.1 / width**0.5)
             nn.init.zeros_(self.relation["side"].bias)
+        # the count term: how many objects of each shape the picture holds is a sum over the cells of a per-cell
+        # density (counting by density maps, Lempitsky & Zisserman, 2010). The caption's side is read by attention
+        # pooling over the words: whether it asks for an exact number, how many, of which shape. Both sides are
+        # taught directly (training/critic.py, `count_loss_weight`): the density the scene graph's counts, the
+        # caption heads what the training caption asked for. The verdict loses asks x (counted - wanted)^2 x scale.
+        # Learnt only through the verdict, the word side never started: the term only adds noise until the asked
+        # number is read right, so the gate closed before it was. One summary token reading "how many" off 64
+        # cells judged counts at 0.74 on held-out edits (critic v8); a count is a sum, and here it is one.
+        self.count = None
+        if count_shapes:
+            said = word_dim if caption_reader else width
+            self.count = nn.ModuleDict(
+                {
+                    "density": nn.Linear(width, count_shapes),
+                    "pool": nn.Linear(width, 1),
+                    "asks": nn.Linear(width, 1),
+                    "wanted": nn.Linear(width, 1),
+                    "shape": nn.Linear(said, count_shapes),
+                }
+            )
+            nn.init.constant_(self.count["density"].bias, -5.0)  # cells start nearly empty
+            nn.init.constant_(self.count["asks"].bias, -3.0)  # and captions as asking for no number
+            self.count_scale = nn.Parameter(torch.zeros(()))  # softplus(0) = 0.69 per object off
 
     def forward(self, latents: torch.Tensor, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Normalised latents [B, C, 8, 8], caption states [B, T, 384] and their mask [B, T] -> logits [B]."""
-        summary, relation = self.verdict_parts(latents, words, mask)
-        return summary if relation is None else summary + relation
+        return verdict_of(self.terms(latents, words, mask))
 
     def verdict_parts(self, latents, words, mask) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The summary token's logit and the relation term (None without one), [B] each."""
+        terms = self.terms(latents, words, mask)
+        return terms["summary"], terms.get("relation")
+
+    def terms(self, latents, words, mask) -> dict[str, torch.Tensor]:
+        """The verdict's parts, [B] each: "summary" (the summary token's logit), and "relation" and "count" where
+        the critic has those terms; with a count term also what it counted and read (`count_agreement`)."""
         batch = latents.shape[0]
         said = None  # what the reader adds to each word (its object's attributes and side)
         if self.reader is not None:
@@ -148,12 +178,15 @@ class LatentCritic(ModelMixin, ConfigMixin):
             attention_mask = (bias[None] + blocked).reshape(batch * heads, length, length)
             out = self.encoder(tokens, mask=attention_mask)
         out = self.norm(out)
-        summary = self.head(out[:, 0]).squeeze(-1)
-        if self.relation is None:
-            return summary, None
         n = cells.shape[1]
-        said = out[:, 1 + n :] if said is None else said
-        return summary, self.relation_agreement(out[:, 1 : 1 + n], said, mask)
+        cells_out, words_out = out[:, 1 : 1 + n], out[:, 1 + n :]
+        terms = {"summary": self.head(out[:, 0]).squeeze(-1)}
+        said = words_out if said is None else said
+        if self.relation is not None:
+            terms["relation"] = self.relation_agreement(cells_out, said, mask)
+        if self.count is not None:
+            terms.update(self.count_agreement(cells_out, words_out, said, mask))
+        return terms
 
     def where_they_look(self, layers: nn.ModuleDict, heads: int, words, cells) -> torch.Tensor:
         """Where each word finds what it asks for, per head: a soft-argmax of its query over the cells' keys,
@@ -181,13 +214,33 @@ class LatentCritic(ModelMixin, ConfigMixin):
         sides = (sides - sides.sum(2, keepdim=True) / real.sum(2, keepdim=True).clamp(min=1)) * real
         return (sides * places).sum(dim=(1, 2, 3))
 
+    def count_agreement(self, cells, words, said, mask) -> dict[str, torch.Tensor]:
+        """The count term [B] and its parts: "found", each shape's count [B, shapes]; what the caption asks for:
+        "asks" (the logit that it asks for an exact number), "wanted" (how many) [B], "shape" (logits) [B, shapes]."""
+        found = torch.sigmoid(self.count["density"](cells).float()).sum(dim=1)
+        weights = self.count["pool"](words).float().squeeze(-1).masked_fill(mask == 0, float("-inf"))
+        weights = torch.softmax(weights, dim=1)[..., None]  # [B, T, 1]: which words say the count
+        pooled, pooled_said = (weights * words.float()).sum(1), (weights * said.float()).sum(1)
+        asks = self.count["asks"](pooled).squeeze(-1)
+        wanted = F.softplus(self.count["wanted"](pooled)).squeeze(-1)
+        shape = self.count["shape"](pooled_said)
+        counted = (torch.softmax(shape, dim=-1) * found).sum(-1)
+        count = -F.softplus(self.count_scale) * torch.sigmoid(asks) * (counted - wanted) ** 2
+        return {"count": count, "found": found, "asks": asks, "wanted": wanted, "shape": shape}
+
     def score(self, latents: torch.Tensor, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The pipeline's ranking interface (GANDiscriminator.score is the other). A critic `judged_by` "relation"
-        answers with its relation term alone: whether the objects stand on the sides the words ask for, and zero
-        where the caption names no side, so in a panel it speaks only about relations."""
-        if self.config.judged_by == "relation":
-            return self.verdict_parts(latents, words, mask)[1]
-        return self(latents, words, mask)
+        """The pipeline's ranking interface (GANDiscriminator.score is the other). A critic `judged_by` "relation",
+        "count" or "relation+count" answers with those terms alone: whether the objects stand on the sides the words
+        ask for, and whether there are as many as they ask for; each is zero where the caption says no such thing,
+        so in a panel the critic speaks only about relations and counts."""
+        terms = self.terms(latents, words, mask)
+        if self.config.judged_by == "verdict":
+            return verdict_of(terms)
+        return sum(terms[name] for name in self.config.judged_by.split("+"))
+
+
+def verdict_of(terms: dict[str, torch.Tensor]) -> torch.Tensor:
+    return sum(terms[name] for name in ("summary", "relation", "count") if name in terms)
 
 
 class JudgePanel(ModelMixin, ConfigMixin):
@@ -211,6 +264,14 @@ class JudgePanel(ModelMixin, ConfigMixin):
         for mine, theirs in zip(panel.members, critics, strict=True):
             mine.load_state_dict(theirs.state_dict())
         return panel
+
+    def count_agreement(self, found, words, said, mask) -> torch.Tensor:
+        """Minus the sum over words of gate x (the count of the shape a word names - the number it asks for)^2, [B]."""
+        shape = torch.softmax(self.count["shape"](said).float(), dim=-1)  # [B, T, shapes]
+        counted = (shape * found.float()[:, None, :]).sum(-1)
+        wanted = F.softplus(self.count["wanted"](words).float()).squeeze(-1)
+        gate = F.softplus(self.count["gate"](words).float()).squeeze(-1) * mask.to(counted.dtype)
+        return -(gate * (counted - wanted) ** 2).sum(dim=1)
 
     def score(self, latents: torch.Tensor, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Every judge's scores, [judges, B]."""

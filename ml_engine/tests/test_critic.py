@@ -141,6 +141,82 @@ def test_the_relation_term_alone_learns_which_object_is_on_which_side():
     assert (here.sign() == moved.sign()).float().mean() > 0.9
 
 
+def blobs_and_a_count_claim(n: int, generator: torch.Generator):
+    """Latents with k objects of shape A (channel 0) and m of shape B (channel 1), one cell each, 1-4 of each, and
+    one word: a shape (A or B) and a number n/4; the claim holds when the picture has exactly n of that shape.
+    Also the count term's labels: each picture's counts [n, 2], and what the word asks for."""
+    latents = torch.zeros(n, 16, 8, 8)
+    words = torch.zeros(n, 1, 16)
+    truth, counts, asked = torch.zeros(n), torch.zeros(n, 2), []
+    for i in range(n):
+        k, m = torch.randint(1, 5, (2,), generator=generator).tolist()
+        cells = torch.randperm(64, generator=generator)[: k + m]
+        for j, cell in enumerate(cells.tolist()):
+            latents[i, 0 if j < k else 1, cell // 8, cell % 8] = 1.0
+        shape = int(torch.rand(1, generator=generator) < 0.5)
+        have = (k, m)[shape]
+        said = have if torch.rand(1, generator=generator) < 0.5 else max(1, have + (1 if have < 4 else -1))
+        words[i, 0, shape], words[i, 0, 2] = 1.0, said / 4
+        truth[i], counts[i] = float(said == have), torch.tensor([k, m], dtype=torch.float)
+        asked.append((said, shape))
+    labels = {
+        "asks": torch.ones(n),
+        "wanted": torch.tensor([float(said) for said, _ in asked]),
+        "shape": torch.tensor([shape for _, shape in asked]),
+    }
+    return latents, words, truth, counts, labels
+
+
+def test_the_count_term_learns_how_many_of_a_shape_there_are():
+    from ml_engine.models.critic import verdict_of
+    from ml_engine.training.critic import count_loss
+
+    """The summary head reads nothing (a learnt constant): the verdict is the count term's, its density taught the
+    counts. The term only takes away, (counted - asked)^2, so the constant is where a true claim stands."""
+    torch.manual_seed(0)
+    generator = torch.Generator().manual_seed(0)
+    critic = LatentCritic(width=32, layers=1, heads=2, word_dim=16, count_shapes=2)
+    torch.nn.init.zeros_(critic.head.weight)
+    critic.head.weight.requires_grad_(False)
+    optimizer = torch.optim.Adam([p for p in critic.parameters() if p.requires_grad], lr=3e-3)
+    mask = torch.ones(64, 1)
+    for _ in range(200):
+        latents, words, truth, counts, labels = blobs_and_a_count_claim(64, generator)
+        terms = critic.terms(latents, words, mask)
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(verdict_of(terms), truth)
+        loss = loss + count_loss(terms, counts, labels)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    latents, words, truth, counts, _ = blobs_and_a_count_claim(256, generator)
+    with torch.no_grad():
+        terms = critic.terms(latents, words, torch.ones(256, 1))
+    assert (terms["found"].round() == counts).all(dim=1).float().mean() > 0.8
+    assert (((terms["summary"] + terms["count"]) > 0).float() == truth).float().mean() > 0.9
+    assert critic.score(latents, words, torch.ones(256, 1)).shape == (256,)
+
+
+def test_a_count_term_added_to_a_trained_critic_starts_nearly_silent(tmp_path):
+    from ml_engine.models.critic import JudgePanel
+    from ml_engine.models.gan import GANDiscriminator
+    from ml_engine.training.critic import continued_critic
+
+    torch.manual_seed(4)
+    relational = LatentCritic(width=32, layers=1, heads=2, relation_heads=2, judged_by="relation").eval()
+    torch.manual_seed(5)
+    JudgePanel.of([GANDiscriminator(), relational], raw_scales=(0.0, 2.0)).save_pretrained(str(tmp_path / "panel"))
+    counting = continued_critic(str(tmp_path / "panel"), count_shapes=4).eval()  # the panel's one LatentCritic
+    assert counting.config.count_shapes == 4 and counting.config.judged_by == "verdict"
+    latents, words, mask = torch.randn(3, 16, 8, 8), torch.randn(3, 4, 384), torch.ones(3, 4)
+    with torch.no_grad():
+        terms = counting.terms(latents, words, mask)
+        before = relational.terms(latents, words, mask)
+    assert torch.allclose(terms["summary"], before["summary"]) and torch.allclose(terms["relation"], before["relation"])
+    assert terms["found"].shape == (3, 4) and terms["count"].abs().max() < 0.05  # and the new term nearly silent
+    counting.register_to_config(judged_by="relation+count")
+    assert torch.allclose(counting.score(latents, words, mask), terms["relation"] + terms["count"])
+
+
 def test_a_critic_reads_through_a_frozen_caption_reader_saved_inside_it(tmp_path):
     from ml_engine.models.caption_reader import CaptionReader
 
@@ -330,7 +406,7 @@ def test_counterfactual_verdicts_put_the_true_caption_on_its_scene_edited_until_
     draw = pool.draw(np.random.default_rng(1), 24, 0.0, 0.0, weights, negative_prob=1.0)
     verdicts = verdicts_for(pool, draw, other_image_weight=0.5, counterfactual_weight=2.0)
     before = len(verdicts.rows)
-    latents = add_counterfactuals(verdicts, pool, draw, autoencoder, np.random.default_rng(2), share=1.0)
+    latents, scenes = add_counterfactuals(verdicts, pool, draw, autoencoder, np.random.default_rng(2), share=1.0)
     added = list(range(before, len(verdicts.rows)))
     assert len(added) >= 16 and latents.shape[0] == 24 + len(added)
     assert torch.equal(latents[:24], pool.latents[torch.from_numpy(draw.ids)])
@@ -393,6 +469,27 @@ def test_tiny_critic_training_checkpoints_resumes_and_saves_a_loadable_critic(tm
     assert critic.config.width == 32 and critic(
         torch.randn(1, 16, 8, 8), torch.randn(1, 3, 384), torch.ones(1, 3)
     ).shape == (1,)
+
+
+def test_a_critic_trained_with_a_count_term_learns_the_scenes_counts_beside_its_verdicts(tmp_path, monkeypatch):
+    from ml_engine.training.critic import shape_counts, train_critic
+
+    monkeypatch.setattr("ml_engine.config.CACHE_ROOT", str(tmp_path / "cache"))
+    monkeypatch.setattr("ml_engine.training.data.CACHE_ROOT", str(tmp_path / "cache"))
+    autoencoder = save_tiny_pipeline(str(tmp_path / "tiny-dm"))
+    config = CriticConfig(
+        name="critic-count-test", autoencoder=autoencoder, width=32, layers=1, heads=2, batch_size=16,
+        warmup_steps=1, max_steps=2, eval_every=2, scene_pool=64, eval_scenes=32, counterfactual_prob=1.0,
+        count_loss_weight=1.0, mlflow=False, output_dir=str(tmp_path / "critic"),
+    )  # fmt: skip
+    output = train_critic(config)
+    with open(os.path.join(output, "training.json")) as f:
+        last = json.load(f)["curve"][-1]
+    assert 0.0 <= last["count/exact"] <= 1.0 and last["count/mae"] >= 0.0
+    assert LatentCritic.from_pretrained(output).config.count_shapes == 4
+    pool = ScenePool.build(build_tiny_pipeline().autoencoder, 8, seed=4, cache_dir=str(tmp_path / "pool"))
+    counts = shape_counts(pool.scenes)
+    assert torch.equal(counts.sum(dim=1), torch.tensor([float(len(s.objects)) for s in pool.scenes]))
 
 
 def test_attach_critic_ships_a_trained_critic_with_a_diffusion_model(tiny_pipeline_dir, tmp_path):
@@ -499,3 +596,18 @@ def test_attach_critic_adds_a_critics_relation_term_alone_as_a_raw_judge(tiny_pi
     with pytest.raises(SystemExit, match="no relation term"):
         main(["attach-critic", "--model", tiny_pipeline_dir, "--critic", f"{tmp_path / 'plain'},"
               f"{tmp_path / 'plain'}:relation=1", "--candidates", "2", "--out", str(tmp_path / "bad")])  # fmt: skip
+    with pytest.raises(SystemExit, match="no count term"):
+        judges = f"{tmp_path / 'plain'},{tmp_path / 'relational'}:relation+count=1"
+        main(["attach-critic", "--model", tiny_pipeline_dir, "--critic", judges, "--candidates", "2",
+              "--out", str(tmp_path / "b")])  # fmt: skip
+    # with a count term too, both terms judge together
+    LatentCritic(width=32, layers=1, heads=2, relation_heads=2, count_shapes=4).save_pretrained(
+        str(tmp_path / "counting")
+    )
+    judges = f"{tmp_path / 'plain'},{tmp_path / 'counting'}:relation+count=2"
+    assert main(["attach-critic", "--model", tiny_pipeline_dir, "--critic", judges, "--candidates", "2",
+                 "--out", out]) == 0  # fmt: skip
+    counting = load_pipeline(out).critic.members[1]
+    terms = counting.terms(latents, words, mask)
+    assert counting.config.judged_by == "relation+count"
+    assert torch.allclose(counting.score(latents, words, mask), terms["relation"] + terms["count"])

@@ -29,12 +29,13 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from ml_engine.config import CriticConfig
+from ml_engine.data import spec
 from ml_engine.data.captions import Requirement, passes
 from ml_engine.data.counterfactuals import counterfactual
 from ml_engine.data.render import render_batch
 from ml_engine.data.scene import Scene
 from ml_engine.models.caption_reader import CaptionReader
-from ml_engine.models.critic import LatentCritic
+from ml_engine.models.critic import JudgePanel, LatentCritic, verdict_of
 from ml_engine.precision import autocast
 from ml_engine.provenance import training_tags
 from ml_engine.tracking import Tracker
@@ -107,9 +108,10 @@ def verdicts_for(
 
 def add_counterfactuals(
     verdicts: Verdicts, pool: ScenePool, draw: CaptionedDraw, autoencoder, rng: np.random.Generator, share: float
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, list[Scene]]:
     """For a `share` of the drawn scenes, the scene edited until its caption is false (data/counterfactuals.py),
-    as a verdict on the same caption; returns the latents the verdicts' rows index: drawn scenes, then edits."""
+    as a verdict on the same caption; returns the latents the verdicts' rows index (drawn scenes, then edits) and
+    their scenes."""
     edited: list[Scene] = []
     for row, (caption, req) in enumerate(zip(draw.captions, draw.requirements, strict=True)):
         if req is None or rng.random() >= share:
@@ -119,7 +121,42 @@ def add_counterfactuals(
             verdicts.add(len(draw.ids) + len(edited), caption, req, "counterfactual", about=row)
             edited.append(scene)
     latents = pool.latents[torch.from_numpy(draw.ids)]
-    return torch.cat([latents, encode_renders(autoencoder, render_batch(edited))]) if edited else latents
+    scenes = [pool.scenes[i] for i in draw.ids] + edited
+    return (torch.cat([latents, encode_renders(autoencoder, render_batch(edited))]) if edited else latents), scenes
+
+
+def shape_counts(scenes: list[Scene]) -> torch.Tensor:
+    """How many objects of each shape (spec.SHAPES) each scene holds, [scenes, shapes]: the count term's labels."""
+    counts = torch.zeros(len(scenes), len(spec.SHAPES))
+    for row, scene in enumerate(scenes):
+        for obj in scene.objects:
+            counts[row, spec.SHAPES.index(obj.shape)] += 1
+    return counts
+
+
+def count_labels(requirements: list[Requirement | None]) -> dict[str, torch.Tensor]:
+    """What each caption asks the count term for: "asks" 1 where it asks for an exact number (counting), and then
+    "wanted", how many, and "shape", of which shape (spec.SHAPES index; -100 where it asks none)."""
+    counting = [r is not None and r.count is not None for r in requirements]
+    return {
+        "asks": torch.tensor(counting, dtype=torch.float),
+        "wanted": torch.tensor([float(r.count) if c else 0.0 for r, c in zip(requirements, counting, strict=True)]),
+        "shape": torch.tensor(
+            [spec.SHAPES.index(r.items[0].shape) if c else -100 for r, c in zip(requirements, counting, strict=True)]
+        ),
+    }
+
+
+def count_loss(terms: dict[str, torch.Tensor], counts: torch.Tensor, labels: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The count term's own lessons: each shape's count in the picture (`counts`, from its scene graph), and whether,
+    how many and of which shape the caption asks (`count_labels`)."""
+    loss = F.smooth_l1_loss(terms["found"].float(), counts)
+    loss = loss + F.binary_cross_entropy_with_logits(terms["asks"], labels["asks"])
+    asked = labels["asks"] > 0
+    if asked.any():
+        loss = loss + F.smooth_l1_loss(terms["wanted"][asked], labels["wanted"][asked])
+        loss = loss + F.cross_entropy(terms["shape"][asked], labels["shape"][asked])
+    return loss
 
 
 def noisy(latents: torch.Tensor, max_std: float, generator: torch.Generator) -> torch.Tensor:
@@ -129,20 +166,34 @@ def noisy(latents: torch.Tensor, max_std: float, generator: torch.Generator) -> 
 
 @torch.no_grad()
 def held_out_accuracy(
-    critic: LatentCritic, latents: torch.Tensor, draw: CaptionedDraw, verdicts: Verdicts, captions, device
+    critic: LatentCritic,
+    latents: torch.Tensor,
+    draw: CaptionedDraw,
+    verdicts: Verdicts,
+    captions,
+    device,
+    counts: torch.Tensor | None = None,
 ) -> dict:
     """Per category, the share of scenes whose true caption outscores its near miss, and the share whose true
     caption scores higher on the scene than on its counterfactual; and all verdicts' accuracy. `latents` are the
-    ones `verdicts.rows` index (the drawn scenes', then their counterfactuals')."""
-    logits = []
+    ones `verdicts.rows` index (the drawn scenes', then their counterfactuals'). With a count term and the latents'
+    `counts` of each shape: how often it counts every shape right ("count/exact"), and its mean absolute error."""
+    logits, found = [], []
     for start in range(0, len(verdicts.rows), 512):
         rows = torch.tensor(verdicts.rows[start : start + 512])
         states, mask = captions.lookup(verdicts.captions[start : start + 512])
-        logits.append(critic(latents[rows].to(device), states.to(device), mask.to(device)).float().cpu())
+        terms = critic.terms(latents[rows].to(device), states.to(device), mask.to(device))
+        logits.append(verdict_of(terms).float().cpu())
+        if "found" in terms:
+            found.append(terms["found"].float().cpu())
     logits = torch.cat(logits)
     targets = torch.tensor(verdicts.targets)
     right = ((logits > 0).float() == targets).float()
     scores: dict[str, float] = {"verdicts": round(right.mean().item(), 4)}
+    if found and counts is not None:
+        found, truth = torch.cat(found), counts[torch.tensor(verdicts.rows)]
+        scores["count/exact"] = round((found.round() == truth).all(dim=1).float().mean().item(), 4)
+        scores["count/mae"] = round((found - truth).abs().mean().item(), 4)
     positive = {
         row: logits[i]
         for i, (row, kind) in enumerate(zip(verdicts.rows, verdicts.kinds, strict=True))
@@ -158,18 +209,38 @@ def held_out_accuracy(
     return scores
 
 
+def saved_critic(folder: str) -> LatentCritic:
+    """The LatentCritic saved in `folder`, or the one member of a saved JudgePanel that is one (so a run can go on
+    from the critic a shipped model ranks with, `ml_engine/weights/diffusion/critic`)."""
+    with open(os.path.join(folder, "config.json")) as f:
+        kind = json.load(f).get("_class_name")
+    if kind != "JudgePanel":
+        return LatentCritic.from_pretrained(folder)
+    members = [m for m in JudgePanel.from_pretrained(folder).members if isinstance(m, LatentCritic)]
+    if len(members) != 1:
+        raise ValueError(f"{folder} is a panel of {len(members)} LatentCritics, not one")
+    return members[0]
+
+
 def continued_critic(
-    folder: str, relative_bias: bool = False, grounding_heads: int = 0, word_positions: bool = False
+    folder: str,
+    relative_bias: bool = False,
+    grounding_heads: int = 0,
+    word_positions: bool = False,
+    count_shapes: int = 0,
 ) -> LatentCritic:
-    """A saved critic to train on, given the offset bias, grounding or word order it lacks (the first two start as
-    no-ops; word order starts as sinusoids, models/critic.py)."""
-    start = LatentCritic.from_pretrained(folder)
+    """A saved critic to train on, given the offset bias, grounding, word order or count term it lacks (the first
+    two start as no-ops, the count term nearly so; word order starts as sinusoids, models/critic.py). It is trained
+    on its whole verdict, whatever it was `judged_by` in a panel."""
+    start = saved_critic(folder)
     settings = {k: v for k, v in start.config.items() if not k.startswith("_")}
     wanted = {
         **settings,
         "relative_bias": settings.get("relative_bias", False) or relative_bias,
         "grounding_heads": max(settings.get("grounding_heads", 0), grounding_heads),
         "word_positions": settings.get("word_positions", False) or word_positions,
+        "count_shapes": max(settings.get("count_shapes", 0), count_shapes),
+        "judged_by": "verdict",
     }
     if wanted == settings:
         return start
@@ -186,9 +257,10 @@ def train_critic(config: CriticConfig) -> str:
     held_out = ScenePool.build(autoencoder, config.eval_scenes, pool_seed + 10_000)
     held_out_draw = held_out.draw(np.random.default_rng(2024), config.eval_scenes, 0.0, 0.0, weights, 1.0)
     held_out_verdicts = verdicts_for(held_out, held_out_draw, 1.0)  # the same at every evaluation
-    held_out_latents = add_counterfactuals(
+    held_out_latents, held_out_scenes = add_counterfactuals(
         held_out_verdicts, held_out, held_out_draw, autoencoder, np.random.default_rng(2025), 1.0
     )
+    held_out_counts = shape_counts(held_out_scenes)
     redrawn = held_out_redrawn = None
     if config.redrawn_model:
         key = f"{pool_seed}-{len(pool)}"
@@ -196,9 +268,10 @@ def train_critic(config: CriticConfig) -> str:
         key = f"{pool_seed + 10_000}-{len(held_out)}"
         held_out_redrawn = redrawn_pool(held_out, config.redrawn_model, len(held_out), config.redrawn_start, 2, key)
 
+    count_shapes = len(spec.SHAPES) if config.count_loss_weight else 0
     if config.init_from:
         folder = os.path.expanduser(config.init_from)
-        extras = (config.relative_bias, config.grounding_heads, config.word_positions)
+        extras = (config.relative_bias, config.grounding_heads, config.word_positions, count_shapes)
         critic = continued_critic(folder, *extras).to(device).train()
     else:
         critic = LatentCritic(
@@ -210,6 +283,7 @@ def train_critic(config: CriticConfig) -> str:
             word_positions=config.word_positions,
             caption_reader=bool(config.caption_reader_from),
             relation_heads=config.relation_heads,
+            count_shapes=count_shapes,
         )
         if config.caption_reader_from:  # pre-trained on captions, and frozen (the critic's own config builds it so)
             reader = CaptionReader.from_pretrained(os.path.expanduser(config.caption_reader_from), use_safetensors=True)
@@ -233,14 +307,13 @@ def train_critic(config: CriticConfig) -> str:
 
     def evaluate_and_log():
         ema.copy_to(ema_critic)
-        scores = held_out_accuracy(ema_critic, held_out_latents, held_out_draw, held_out_verdicts, captions, device)
+        held_out = (held_out_draw, held_out_verdicts, captions, device, held_out_counts)
+        scores = held_out_accuracy(ema_critic, held_out_latents, *held_out)
         if held_out_redrawn is not None:  # the same scenes and verdicts, as the model redraws them (edits clean)
             drawn = len(held_out_draw.ids)
             redrawn_latents = held_out_latents.clone()
             redrawn_latents[:drawn] = held_out_redrawn.latents[torch.from_numpy(held_out_draw.ids)]
-            redrawn_scores = held_out_accuracy(
-                ema_critic, redrawn_latents, held_out_draw, held_out_verdicts, captions, device
-            )
+            redrawn_scores = held_out_accuracy(ema_critic, redrawn_latents, *held_out)
             scores.update({f"redrawn/{k}": v for k, v in redrawn_scores.items()})
         info["curve"].append({"step": step, "images": step * config.batch_size, **scores})
         tracker.metrics({f"eval/{k}": v for k, v in scores.items()}, step)
@@ -258,15 +331,21 @@ def train_critic(config: CriticConfig) -> str:
             source = redrawn if redrawn is not None and rng.random() < config.redrawn_share else pool
             draw = source.draw(rng, config.batch_size, 0.0, config.paraphrase_prob, weights, config.near_miss_prob)
             verdicts = verdicts_for(source, draw, config.other_image_weight, config.counterfactual_weight)
-            batch_latents = add_counterfactuals(verdicts, source, draw, autoencoder, rng, config.counterfactual_prob)
-            latents = noisy(batch_latents[torch.tensor(verdicts.rows)], config.latent_noise, noise)
+            batch = add_counterfactuals(verdicts, source, draw, autoencoder, rng, config.counterfactual_prob)
+            rows = torch.tensor(verdicts.rows)
+            latents = noisy(batch[0][rows], config.latent_noise, noise)
             states, mask = captions.lookup(verdicts.captions)
             targets = torch.tensor(verdicts.targets, device=device)
             loss_weights = torch.tensor(verdicts.weights, device=device)
             lr = set_scheduled_lr(optimizer, config, step, started)
             with autocast(device, config.bf16):
-                logits = critic(latents.to(device), states.to(device), mask.to(device)).float()
+                terms = critic.terms(latents.to(device), states.to(device), mask.to(device))
+            logits = verdict_of(terms).float()
             loss = (F.binary_cross_entropy_with_logits(logits, targets, reduction="none") * loss_weights).mean()
+            if "found" in terms:  # the count term, taught the scene graph's counts and the captions' asks directly
+                labels = {k: v.to(device) for k, v in count_labels(verdicts.requirements).items()}
+                counts = shape_counts(batch[1])[rows].to(device)
+                loss = loss + config.count_loss_weight * count_loss(terms, counts, labels)
             optimizer_step(optimizer, loss, trainable, config.grad_clip)
             ema.update(critic, step)
             step += 1
