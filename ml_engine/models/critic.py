@@ -121,7 +121,8 @@ class LatentCritic(ModelMixin, ConfigMixin):
         # density (counting by density maps, Lempitsky & Zisserman, 2010). The caption's side is read by attention
         # pooling over the words: whether it asks for an exact number, how many, of which shape. Both sides are
         # taught directly (training/critic.py, `count_loss_weight`): the density the scene graph's counts, the
-        # caption heads what the training caption asked for. The verdict loses asks x (counted - wanted)^2 x scale.
+        # caption heads what the training caption asked for. The verdict loses asks x (counted - wanted)^2, and for
+        # every shape the caption names, (1 - found)^2 where fewer than one is found (an object missing), x scale.
         # Learnt only through the verdict, the word side never started: the term only adds noise until the asked
         # number is read right, so the gate closed before it was. One summary token reading "how many" off 64
         # cells judged counts at 0.74 on held-out edits (critic v8); a count is a sum, and here it is one.
@@ -135,10 +136,12 @@ class LatentCritic(ModelMixin, ConfigMixin):
                     "asks": nn.Linear(width, 1),
                     "wanted": nn.Linear(width, 1),
                     "shape": nn.Linear(said, count_shapes),
+                    "names": nn.Linear(width, count_shapes),
                 }
             )
             nn.init.constant_(self.count["density"].bias, -5.0)  # cells start nearly empty
             nn.init.constant_(self.count["asks"].bias, -3.0)  # and captions as asking for no number
+            nn.init.constant_(self.count["names"].bias, -3.0)  # and naming no shape
             self.count_scale = nn.Parameter(torch.zeros(()))  # softplus(0) = 0.69 per object off
 
     def forward(self, latents: torch.Tensor, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -216,7 +219,8 @@ class LatentCritic(ModelMixin, ConfigMixin):
 
     def count_agreement(self, cells, words, said, mask) -> dict[str, torch.Tensor]:
         """The count term [B] and its parts: "found", each shape's count [B, shapes]; what the caption asks for:
-        "asks" (the logit that it asks for an exact number), "wanted" (how many) [B], "shape" (logits) [B, shapes]."""
+        "asks" (the logit that it asks for an exact number), "wanted" (how many) [B], "shape" (logits) [B, shapes],
+        and "names" (the logit that it names each shape at all) [B, shapes]."""
         found = torch.sigmoid(self.count["density"](cells).float()).sum(dim=1)
         weights = self.count["pool"](words).float().squeeze(-1).masked_fill(mask == 0, float("-inf"))
         weights = torch.softmax(weights, dim=1)[..., None]  # [B, T, 1]: which words say the count
@@ -225,8 +229,11 @@ class LatentCritic(ModelMixin, ConfigMixin):
         wanted = F.softplus(self.count["wanted"](pooled)).squeeze(-1)
         shape = self.count["shape"](pooled_said)
         counted = (torch.softmax(shape, dim=-1) * found).sum(-1)
-        count = -F.softplus(self.count_scale) * torch.sigmoid(asks) * (counted - wanted) ** 2
-        return {"count": count, "found": found, "asks": asks, "wanted": wanted, "shape": shape}
+        real = mask[..., None].to(words.dtype)
+        names = self.count["names"]((words * real).sum(1).float() / real.sum(1).float().clamp(min=1))
+        missing = (torch.sigmoid(names) * F.relu(1 - found) ** 2).sum(-1)
+        count = -F.softplus(self.count_scale) * (torch.sigmoid(asks) * (counted - wanted) ** 2 + missing)
+        return {"count": count, "found": found, "asks": asks, "wanted": wanted, "shape": shape, "names": names}
 
     def score(self, latents: torch.Tensor, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The pipeline's ranking interface (GANDiscriminator.score is the other). A critic `judged_by` "relation",

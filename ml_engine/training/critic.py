@@ -136,9 +136,15 @@ def shape_counts(scenes: list[Scene]) -> torch.Tensor:
 
 def count_labels(requirements: list[Requirement | None]) -> dict[str, torch.Tensor]:
     """What each caption asks the count term for: "asks" 1 where it asks for an exact number (counting), and then
-    "wanted", how many, and "shape", of which shape (spec.SHAPES index; -100 where it asks none)."""
+    "wanted", how many, and "shape", of which shape (spec.SHAPES index; -100 where it asks none); and "names", 1 for
+    each shape it names [captions, shapes]."""
     counting = [r is not None and r.count is not None for r in requirements]
+    names = torch.zeros(len(requirements), len(spec.SHAPES))
+    for row, r in enumerate(requirements):
+        for item in r.items if r is not None else ():
+            names[row, spec.SHAPES.index(item.shape)] = 1.0
     return {
+        "names": names,
         "asks": torch.tensor(counting, dtype=torch.float),
         "wanted": torch.tensor([float(r.count) if c else 0.0 for r, c in zip(requirements, counting, strict=True)]),
         "shape": torch.tensor(
@@ -148,10 +154,11 @@ def count_labels(requirements: list[Requirement | None]) -> dict[str, torch.Tens
 
 
 def count_loss(terms: dict[str, torch.Tensor], counts: torch.Tensor, labels: dict[str, torch.Tensor]) -> torch.Tensor:
-    """The count term's own lessons: each shape's count in the picture (`counts`, from its scene graph), and whether,
-    how many and of which shape the caption asks (`count_labels`)."""
+    """The count term's own lessons: each shape's count in the picture (`counts`, from its scene graph), and which
+    shapes the caption names and whether, how many and of which shape it asks for exactly (`count_labels`)."""
     loss = F.smooth_l1_loss(terms["found"].float(), counts)
     loss = loss + F.binary_cross_entropy_with_logits(terms["asks"], labels["asks"])
+    loss = loss + F.binary_cross_entropy_with_logits(terms["names"], labels["names"])
     asked = labels["asks"] > 0
     if asked.any():
         loss = loss + F.smooth_l1_loss(terms["wanted"][asked], labels["wanted"][asked])
