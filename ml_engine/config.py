@@ -167,6 +167,7 @@ class CriticConfig(CommonConfig):
     counterfactual_weight: float = 1.0  # loss weight of those verdicts
     count_loss_weight: float = 0.0  # > 0: a count term (models/critic.py) whose per-shape counts learn the scene
     # graph's directly, at this weight of a smooth L1 loss beside the verdicts' cross-entropy
+    count_lr_scale: float = 10.0  # the count term's learning rate, times `lr` (training/critic.py)
 
 
 @dataclass

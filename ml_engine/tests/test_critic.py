@@ -152,7 +152,7 @@ def blobs_and_a_count_claim(n: int, generator: torch.Generator):
         k, m = torch.randint(1, 5, (2,), generator=generator).tolist()
         cells = torch.randperm(64, generator=generator)[: k + m]
         for j, cell in enumerate(cells.tolist()):
-            latents[i, 0 if j < k else 1, cell // 8, cell % 8] = 1.0
+            latents[i, 0 if j < k else 1, cell // 8, cell % 8] = 3.0  # about a real latent object's scale
         shape = int(torch.rand(1, generator=generator) < 0.5)
         have = (k, m)[shape]
         said = have if torch.rand(1, generator=generator) < 0.5 else max(1, have + (1 if have < 4 else -1))
@@ -181,7 +181,7 @@ def test_the_count_term_learns_how_many_of_a_shape_there_are():
     critic.head.weight.requires_grad_(False)
     optimizer = torch.optim.Adam([p for p in critic.parameters() if p.requires_grad], lr=3e-3)
     mask = torch.ones(64, 1)
-    for _ in range(200):
+    for _ in range(300):
         latents, words, truth, counts, labels = blobs_and_a_count_claim(64, generator)
         terms = critic.terms(latents, words, mask)
         loss = torch.nn.functional.binary_cross_entropy_with_logits(verdict_of(terms), truth)

@@ -256,6 +256,17 @@ def continued_critic(
     return critic
 
 
+def parameter_groups(critic: LatentCritic, count_lr_scale: float) -> list[dict]:
+    """The count term learns `count_lr_scale` times faster than the rest: at a continued critic's rate its density,
+    started near empty (models/critic.py), had not moved in 300 steps (count error 0.54 an object, as a constant)."""
+    counting = {id(p) for p in critic.count.parameters()} | {id(critic.count_scale)} if critic.count else set()
+    rest = [p for p in critic.parameters() if p.requires_grad and id(p) not in counting]
+    groups = [{"params": rest}]
+    if counting:
+        groups.append({"params": [p for p in critic.parameters() if id(p) in counting], "lr_scale": count_lr_scale})
+    return groups
+
+
 def train_critic(config: CriticConfig) -> str:
     pool_seed = config.seed if config.pool_seed < 0 else config.pool_seed
     autoencoder, pool, text, captions, caption_file = latent_run_start(config, pool_seed)
@@ -298,7 +309,7 @@ def train_critic(config: CriticConfig) -> str:
         critic = critic.to(device).train()
     ema = EMA(critic, 0.999)
     trainable = [p for p in critic.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = torch.optim.AdamW(parameter_groups(critic, config.count_lr_scale), weight_decay=config.weight_decay)
     info = load_checkpoint(config.run_dir, critic, ema, optimizer) or {"step": 0, "curve": [], "loss_curve": []}
     step = info["step"]
     rng = np.random.default_rng([config.seed, step])
