@@ -7,7 +7,9 @@ the questions that a pooled sentence or a single cross-attention pass cannot ans
 which of two objects is left of the other (positions), how many crosses there are (a count over
 cells), which colour belongs to which shape (binding). It is trained to tell a scene's true captions
 from near misses of them (training/critic.py), and at sampling time it ranks the diffusion model's
-candidates (pipelines/shapes.py): judging is easier to learn than drawing.
+candidates (pipelines/shapes.py): judging is easier to learn than drawing. Two terms added to the verdict do what
+the summary token learnt poorly: the relation term compares the side a word asks for with where its object is, and
+the count term sums per-cell densities of each shape against the number the caption asks for.
 """
 
 from __future__ import annotations

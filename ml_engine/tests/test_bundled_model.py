@@ -14,8 +14,8 @@ def test_the_default_model_is_bundled_as_small_safetensors_files():
     weights = [p for p in files if p.suffix == ".safetensors"]
     assert {p.parent.name for p in weights} == {"unet", "autoencoder", "critic"}
     assert not [p for p in files if p.suffix in {".bin", ".pt", ".pth", ".ckpt", ".pkl"}]
-    # 22 MB of it is the critic: the GAN's discriminator (7.6 MB) and critic v8's relation judge (14 MB, 10 MB of
-    # that its frozen caption reader) ranking together (docs/shapes-model.md, session 12)
+    # 22 MB of it is the critic: the GAN's discriminator (7.6 MB) and critic v9's relation and count terms (14.7 MB,
+    # 10 MB of that its frozen caption reader) ranking together (docs/shapes-model.md, sessions 12 and 13)
     assert sum(p.stat().st_size for p in files) < 60 * 1024 * 1024
 
 
@@ -32,5 +32,9 @@ def test_the_default_model_generates_a_64px_image_with_progress():
         "a red circle to the left of a blue square", seed=0, num_inference_steps=4, callback_on_step_end=steps.append
     )
     assert result.images[0].size == (64, 64) and len(steps) == 4
-    # it ships ranked sampling, 8 candidates pruned to the best after 4 steps (docs/shapes-model.md, session 12)
+    # it ships ranked sampling, 8 candidates pruned to the best after 4 steps (docs/shapes-model.md, session 12),
+    # judged by the discriminator and critic v9's relation and count terms, added raw x 2 (session 13)
     assert pipe.candidates == 8 and pipe.pruning == ((1, 4),) and pipe.critic is not None
+    discriminator, critic = pipe.critic.members
+    assert critic.config.judged_by == "relation+count" and critic.count is not None
+    assert tuple(pipe.critic.config.raw_scales) == (0.0, 2.0)

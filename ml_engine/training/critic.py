@@ -8,7 +8,9 @@ on the same scene is not; the true caption on another scene of the batch, where 
 false, is not either (the comparison ranking makes: one caption, several latents). The latents get
 Gaussian noise of a random strength, since the diffusion model's latents are never quite clean. With
 `redrawn_model`, a share of the batches comes instead from scenes that the diffusion model has redrawn
-(training/redrawn.py): the same labels, on latents that look like the model's own.
+(training/redrawn.py): the same labels, on latents that look like the model's own. With `count_loss_weight`, the
+critic's count term (models/critic.py) is also taught directly: each shape's count in the picture from the scene
+graph, and what the caption asks for from its requirement.
 
 Every `eval_every` steps, on held-out scenes (a pool of another seed, without noise): per category,
 how often the true caption outscores its near miss, and the share of all verdicts that are right; with
@@ -258,7 +260,7 @@ def continued_critic(
 
 def parameter_groups(critic: LatentCritic, count_lr_scale: float) -> list[dict]:
     """The count term learns `count_lr_scale` times faster than the rest: at a continued critic's rate its density,
-    started near empty (models/critic.py), had not moved in 300 steps (count error 0.54 an object, as a constant)."""
+    started near empty (models/critic.py), had not moved in 300 steps (count error 0.53 an object, as a constant)."""
     counting = {id(p) for p in critic.count.parameters()} | {id(critic.count_scale)} if critic.count else set()
     rest = [p for p in critic.parameters() if p.requires_grad and id(p) not in counting]
     groups = [{"params": rest}]
@@ -325,13 +327,13 @@ def train_critic(config: CriticConfig) -> str:
 
     def evaluate_and_log():
         ema.copy_to(ema_critic)
-        held_out = (held_out_draw, held_out_verdicts, captions, device, held_out_counts)
-        scores = held_out_accuracy(ema_critic, held_out_latents, *held_out)
+        judged = (held_out_draw, held_out_verdicts, captions, device, held_out_counts)
+        scores = held_out_accuracy(ema_critic, held_out_latents, *judged)
         if held_out_redrawn is not None:  # the same scenes and verdicts, as the model redraws them (edits clean)
             drawn = len(held_out_draw.ids)
             redrawn_latents = held_out_latents.clone()
             redrawn_latents[:drawn] = held_out_redrawn.latents[torch.from_numpy(held_out_draw.ids)]
-            redrawn_scores = held_out_accuracy(ema_critic, redrawn_latents, *held_out)
+            redrawn_scores = held_out_accuracy(ema_critic, redrawn_latents, *judged)
             scores.update({f"redrawn/{k}": v for k, v in redrawn_scores.items()})
         info["curve"].append({"step": step, "images": step * config.batch_size, **scores})
         tracker.metrics({f"eval/{k}": v for k, v in scores.items()}, step)
