@@ -63,6 +63,7 @@ def main() -> None:
 
     pipe = load_pipeline(args.model)
     panels = {f"#{i}": judges_from(written) for i, written in enumerate(args.critics, 1)} or {"": pipe.critic}
+    labels = {name: f"{name} | " if name else "" for name in panels}  # the row keys' prefix for each panel
     for i, written in enumerate(args.critics, 1):
         print(f"#{i}: {written}")
     k, steps, guidance = args.k, pipe.default_steps, pipe.default_guidance
@@ -102,9 +103,10 @@ def main() -> None:
             }
             for name, panel in panels.items():
                 raw_scales = tuple(panel.config.get("raw_scales", ()))  # judges added raw (the rest standardised)
-                final, label = judged[name](latents), f"{name} | " if name else ""
-                row[f"{label}final, best of 4"] = passed[pruned_choice((4, ()), [final], raw_scales), columns].mean()
-                row[f"{label}final, best of {k}"] = passed[pruned_choice((k, ()), [final], raw_scales), columns].mean()
+                final, label = judged[name](latents), labels[name]
+                for first in (min(4, k), k):  # the first 4 (as the model ranked before session 12), then all k
+                    pick = pruned_choice((first, ()), [final], raw_scales)
+                    row[f"{label}final, best of {first}"] = passed[pick, columns].mean()
                 for m in range(1, min(4, steps) + 1):
                     pick = pruned_choice((k, ()), [early[name][m - 1]], raw_scales)
                     row[f"{label}x0 after {m}, best of {k}"] = passed[pick, columns].mean()
@@ -116,8 +118,7 @@ def main() -> None:
     keys = list(next(iter(report.values())))
     overall = {key: np.mean([report[c][key] for c in spec.CORE_CATEGORIES]) for key in keys}
     print("overall        " + "  ".join(f"{key} {v:.3f}" for key, v in overall.items()))
-    for name in panels:
-        label = f"{name} | " if name else ""
+    for label in labels.values():
         for text, (start, stages) in schedules:
             cost = rows_steps(start, stages, steps)
             print(f"{label}{text}: overall {overall[label + text]:.3f}, {cost} UNet rows x steps an image")

@@ -283,14 +283,6 @@ class JudgePanel(ModelMixin, ConfigMixin):
             mine.load_state_dict(theirs.state_dict())
         return panel
 
-    def count_agreement(self, found, words, said, mask) -> torch.Tensor:
-        """Minus the sum over words of gate x (the count of the shape a word names - the number it asks for)^2, [B]."""
-        shape = torch.softmax(self.count["shape"](said).float(), dim=-1)  # [B, T, shapes]
-        counted = (shape * found.float()[:, None, :]).sum(-1)
-        wanted = F.softplus(self.count["wanted"](words).float()).squeeze(-1)
-        gate = F.softplus(self.count["gate"](words).float()).squeeze(-1) * mask.to(counted.dtype)
-        return -(gate * (counted - wanted) ** 2).sum(dim=1)
-
     def score(self, latents: torch.Tensor, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Every judge's scores, [judges, B]."""
         return torch.stack([judge.score(latents, words, mask).float() for judge in self.members])

@@ -261,12 +261,14 @@ def continued_critic(
 def parameter_groups(critic: LatentCritic, count_lr_scale: float) -> list[dict]:
     """The count term learns `count_lr_scale` times faster than the rest: at a continued critic's rate its density,
     started near empty (models/critic.py), had not moved in 300 steps (count error 0.53 an object, as a constant)."""
-    counting = {id(p) for p in critic.count.parameters()} | {id(critic.count_scale)} if critic.count else set()
-    rest = [p for p in critic.parameters() if p.requires_grad and id(p) not in counting]
-    groups = [{"params": rest}]
-    if counting:
-        groups.append({"params": [p for p in critic.parameters() if id(p) in counting], "lr_scale": count_lr_scale})
-    return groups
+    trainable = [p for p in critic.parameters() if p.requires_grad]
+    if critic.count is None:
+        return [{"params": trainable}]
+    counting = {id(p) for p in [*critic.count.parameters(), critic.count_scale]}
+    return [
+        {"params": [p for p in trainable if id(p) not in counting]},
+        {"params": [p for p in trainable if id(p) in counting], "lr_scale": count_lr_scale},
+    ]
 
 
 def train_critic(config: CriticConfig) -> str:
