@@ -96,6 +96,11 @@ class DiffusionConfig(CommonConfig):
     eval_seeds: int = 2
     eval_steps: int = 20  # sampler steps in evaluation
     guidance_scale: float = 4.0
+    # guidance distillation (Meng et al., 2023): a pipeline folder whose UNet's classifier-free-guided prediction
+    # the trained UNet learns to give in one pass, for a guidance scale drawn per row from `distill_scales`; the
+    # trained UNet takes the scale as an input (models/unet.add_guidance_input) and starts as init_from's UNet
+    teacher: str = ""
+    distill_scales: tuple[float, float] = (1.0, 8.0)
 
 
 @dataclass

@@ -43,7 +43,7 @@ from ml_engine.models.autoencoder import ShapesAutoencoder
 from ml_engine.models.caption_reader import CaptionReader
 from ml_engine.models.critic import JudgePanel, LatentCritic, ranking_scores
 from ml_engine.models.gan import GANDiscriminator
-from ml_engine.models.unet import unet_output
+from ml_engine.models.unet import takes_guidance, unet_output
 from ml_engine.pipelines.base import (
     GenerationResult,
     StepCallback,
@@ -124,10 +124,18 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
     @property
     def sampler_name(self) -> str:
         name = schedulers.sampler_name(self.scheduler)
+        if self.guidance_distilled:
+            name += ", guidance distilled (one UNet pass a step)"
         if self.candidates == 1:
             return name
         when = f", pruned {format_pruning(self.pruning)} (keep@step)" if self.pruning else ""
         return f"{name}, best of {self.candidates} ranked by a critic{when}"
+
+    @property
+    def guidance_distilled(self) -> bool:
+        """Whether the UNet takes the guidance scale and paints the guided prediction in one pass (guidance
+        distillation, Meng et al., 2023): half the UNet rows of classifier-free guidance."""
+        return takes_guidance(self.unet)
 
     @property
     def default_steps(self) -> int:
@@ -151,7 +159,8 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
 
     def predict(self, latents: torch.Tensor, t, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """The UNet's output on `latents` at step(s) `t` under the token states it reads (`unet_states`); its input
-        gets each cell's coordinates when it takes them. Sampling, redrawing and the tools call the UNet here."""
+        gets each cell's coordinates when it takes them. Redrawing and the tools call the UNet here; the sampler calls
+        it through `unet_runner`. A guidance-distilled UNet gives its conditional prediction here (scale 1)."""
         return unet_output(self.unet, latents, t, states, mask)
 
     def unet_states(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -239,6 +248,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         if len(negatives) != len(prompts):
             raise ValueError("negative_prompt must be a string or a list as long as prompt")
 
+        device, dtype = self.placement()
         expanded = [p for p in prompts for _ in range(num_images_per_prompt)]
         n_images = len(expanded)
         seeds = image_seeds(generator, seed, n_images)
@@ -248,12 +258,16 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
             ]
         # every candidate of every image is one row of the batch, candidate-major: row j * n_images + i
         batch = n_images * candidates
-        use_cfg = guidance_scale > 1.0
+        # a guidance-distilled UNet paints the guided prediction in one pass; a negative prompt still needs two, and
+        # then it runs at scale 1, the conditional prediction it was distilled from
+        one_pass = self.guidance_distilled and not any(negatives)
+        use_cfg = guidance_scale > 1.0 and not one_pass
+        scale = guidance_scale if one_pass else 1.0
+        guidance = torch.tensor([scale], device=device) if self.guidance_distilled else None
         negatives = [n for n in negatives for _ in range(num_images_per_prompt)] if use_cfg else []
         text_states, text_mask, cond, cond_mask = self.conditioning(expanded, negatives, candidates)
 
         shape = (batch, self.unet.config.out_channels, self.unet.config.sample_size, self.unet.config.sample_size)
-        device, dtype = self.placement()
         # noise is drawn on the CPU so the same seed gives the same image on any device
         latents = randn_tensor(shape, generator=generator, device=torch.device("cpu"), dtype=torch.float32)
         latents = latents.to(device, dtype) * self.scheduler.init_noise_sigma
@@ -266,7 +280,8 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         for i, t in enumerate(timesteps):
             model_input = torch.cat([latents, latents]) if use_cfg else latents
             model_input = self.scheduler.scale_model_input(model_input, t)
-            out = self.unet_runner(model_input, t, cond, cond_mask, recorder)
+            rows = guidance.expand(model_input.shape[0]) if guidance is not None else None
+            out = self.unet_runner(model_input, t, cond, cond_mask, recorder, rows)
             if use_cfg:
                 out_uncond, out_cond = out.chunk(2)
                 out = out_uncond + guidance_scale * (out_cond - out_uncond)

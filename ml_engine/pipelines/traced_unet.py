@@ -55,9 +55,10 @@ class _UNetCall(nn.Module):
         self.unet = unet
         self.taps: list[torch.Tensor] | None = [] if tapped else None
 
-    def forward(self, latents, t, states, mask):
+    def forward(self, latents, t, states, mask, *guidance):  # a guidance-distilled UNet's scale, when it has one
+        scale = guidance[0] if guidance else None
         if self.taps is None:
-            return unet_output(self.unet, latents, t, states, mask)
+            return unet_output(self.unet, latents, t, states, mask, scale)
         self.taps.clear()
         original = dict(self.unet.attn_processors)
         tapping = {
@@ -66,7 +67,7 @@ class _UNetCall(nn.Module):
         }
         self.unet.set_attn_processor(tapping)
         try:
-            return (unet_output(self.unet, latents, t, states, mask), *self.taps)
+            return (unet_output(self.unet, latents, t, states, mask, scale), *self.taps)
         finally:
             self.unet.set_attn_processor(original)
 
@@ -76,8 +77,8 @@ def _layout(tensor: torch.Tensor) -> tuple:
 
 
 class TracedUNet:
-    """`runner(latents, t, states, mask, recorder=None)`: the UNet's output, as `unet_output` gives it, from a trace
-    of this input layout; with a DAAM `recorder`, its cross-attention is recorded too."""
+    """`runner(latents, t, states, mask, recorder=None, guidance=None)`: the UNet's output, as `unet_output` gives
+    it, from a trace of this input layout; with a DAAM `recorder`, its cross-attention is recorded too."""
 
     def __init__(self, unet, enabled: bool = True):
         self.unet = unet
@@ -86,13 +87,21 @@ class TracedUNet:
         # the attention layers, found once: `unet.attn_processors` walks every module, ~3 ms a call on a CPU
         self._attention_layers = [m for m in unet.modules() if hasattr(m, "set_processor")]
 
-    def __call__(self, latents, t, states, mask, recorder: CrossAttentionRecorder | None = None) -> torch.Tensor:
+    def __call__(
+        self,
+        latents,
+        t,
+        states,
+        mask,
+        recorder: CrossAttentionRecorder | None = None,
+        guidance: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         t = torch.as_tensor(t, device=latents.device)
-        inputs = (latents, t, states, mask)
+        inputs = (latents, t, states, mask) + ((guidance,) if guidance is not None else ())
         tapped = recorder is not None
         # the processors are in the key: a trace bakes in the ones it ran, and a caller may have set others
         processors = tuple(id(layer.processor) for layer in self._attention_layers)
-        key = (tapped, processors, t.ndim, t.dtype, *map(_layout, (latents, states, mask)))
+        key = (tapped, processors, t.ndim, t.dtype, *map(_layout, inputs[:1] + inputs[2:]))
         if not self.enabled:
             trace = None
         elif key in self._traces:

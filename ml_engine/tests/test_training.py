@@ -127,6 +127,45 @@ def test_a_stopped_run_resumes_from_its_checkpoint(tmp_path, trained_autoencoder
     assert summary["images_seen"] == 40 * 16
 
 
+def guided_error(student, teacher, latents, states, mask, empty_states, empty_mask, scale: float) -> float:
+    """How far the student's one pass at `scale` is from the teacher's classifier-free guidance at it."""
+    from ml_engine.models.unet import unet_output
+
+    t = torch.linspace(100, 900, len(latents)).long()
+    noisy = 0.6 * latents + 0.8 * torch.randn(latents.shape, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        cond, uncond = (unet_output(teacher, noisy, t, s, m) for s, m in ((states, mask), (empty_states, empty_mask)))
+        guided = unet_output(student, noisy, t, states, mask, torch.tensor([scale]))
+    return float(((guided - (uncond + scale * (cond - uncond))) ** 2).mean())
+
+
+def test_guidance_distillation_teaches_one_pass_the_teachers_guided_prediction(tmp_path, trained_autoencoder):
+    from ml_engine.training.diffusion import train_diffusion
+
+    small = {"block_out_channels": (64,), "attention_head_dim": 32}  # two channels a norm group (see the next file)
+    teacher = train_diffusion(tiny_diffusion_config(tmp_path, trained_autoencoder, max_steps=20,
+                                                    output_dir=str(tmp_path / "teacher"), **small))  # fmt: skip
+    distilled = tiny_diffusion_config(
+        tmp_path, trained_autoencoder, name="dm-distilled", init_from=teacher, teacher=teacher, max_steps=60,
+        distill_scales=(1.0, 6.0), output_dir=str(tmp_path / "student"), **small,
+    )  # fmt: skip
+    student_folder = train_diffusion(distilled)
+    with open(os.path.join(student_folder, "training.json")) as f:
+        curve = json.load(f)["loss_curve"]
+    assert mean_loss(curve, slice(-3, None)) < 0.8 * mean_loss(curve, slice(0, 3))
+    teacher_pipe, student = load_pipeline(teacher), load_pipeline(student_folder)
+    assert student.guidance_distilled and not teacher_pipe.guidance_distilled
+    prompts = ["two red circles", "a blue square left of a cross", "three small triangles", "a green circle"] * 2
+    states, mask = teacher_pipe.encode_prompts(prompts)
+    empty_states, empty_mask = teacher_pipe.encode_prompts([""] * len(prompts))
+    latents = torch.randn(len(prompts), 16, 8, 8, generator=torch.Generator().manual_seed(1))
+    inputs = (latents, states, mask, empty_states, empty_mask, 4.0)
+    # the student began as the teacher's conditional prediction, which is (w - 1)(c - u) from the guided one
+    before = guided_error(teacher_pipe.unet, teacher_pipe.unet, *inputs)
+    assert guided_error(student.unet, teacher_pipe.unet, *inputs) < 0.7 * before
+    assert student("a red circle", seed=0).images[0].size == (64, 64)
+
+
 def test_config_files_reject_unknown_fields(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"kind": "diffusion", "learning_rate": 1}))

@@ -28,7 +28,14 @@ from ml_engine.evaluation.prompts import prompt_set
 from ml_engine.evaluation.run import evaluate_pipeline
 from ml_engine.images import grid
 from ml_engine.models.caption_reader import CaptionReader
-from ml_engine.models.unet import add_coordinates, build_unet, deepen_attention, unet_output
+from ml_engine.models.unet import (
+    add_coordinates,
+    add_guidance_input,
+    build_unet,
+    deepen_attention,
+    takes_guidance,
+    unet_output,
+)
 from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
 from ml_engine.precision import autocast
 from ml_engine.provenance import training_tags
@@ -67,10 +74,10 @@ class ReadingUNet(nn.Module):
         super().__init__()
         self.unet, self.caption_reader = unet, caption_reader
 
-    def forward(self, noisy: torch.Tensor, t: torch.Tensor, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def forward(self, noisy, t, states, mask, guidance: torch.Tensor | None = None) -> torch.Tensor:
         if self.caption_reader is not None:
             states = self.caption_reader(states, mask)
-        return unet_output(self.unet, noisy, t, states, mask)
+        return unet_output(self.unet, noisy, t, states, mask, guidance)
 
     def parameter_groups(self, reader_lr_scale: float) -> list[dict]:
         groups = [{"params": list(self.unet.parameters())}]
@@ -114,6 +121,39 @@ def batch_loss(model: ReadingUNet, noise_scheduler, config: DiffusionConfig, lat
     return loss + config.near_miss_weight * ranking, loss.item(), (ranking.item(), ranked_right.item())
 
 
+def distillation_loss(model: ReadingUNet, teacher: ReadingUNet, noise_scheduler, config: DiffusionConfig, latents,
+                      states, mask, empty_states, empty_mask):  # fmt: skip
+    """Guidance distillation's loss (Meng et al., 2023, stage one): on the noised latents, the student given a scale
+    w per row should say what the teacher says under classifier-free guidance at w, u + w (c - u), from its own two
+    passes (the caption's c, the empty caption's u); min-SNR-weighted as the denoising loss. Returns the loss."""
+    noise = torch.randn_like(latents)
+    batch = latents.shape[0]
+    t = torch.randint(0, config.num_train_timesteps, (batch,), device=latents.device)
+    noisy, _ = noised(noise_scheduler, latents, noise, t)
+    low, high = config.distill_scales
+    scale = low + (high - low) * torch.rand(batch, device=latents.device)
+    with torch.no_grad(), autocast(config.device, config.bf16):
+        both = teacher(torch.cat([noisy, noisy]), torch.cat([t, t]), torch.cat([empty_states, states]),
+                       torch.cat([empty_mask, mask])).float()  # fmt: skip
+    uncond, cond = both.chunk(2)
+    target = uncond + scale.view(-1, 1, 1, 1) * (cond - uncond)
+    with autocast(config.device, config.bf16):
+        pred = model(noisy, t, states, mask, scale)
+    errors = F.mse_loss(pred.float(), target, reduction="none").mean(dim=(1, 2, 3))
+    weights = min_snr_weights(noise_scheduler, t, config.min_snr_gamma, config.prediction_type, config.min_snr_floor)
+    return (errors * weights).mean()
+
+
+def _load_teacher(config: DiffusionConfig) -> ReadingUNet:
+    """The frozen model whose guided prediction a distillation run teaches (its UNet and caption reader)."""
+    from diffusers import UNet2DConditionModel
+
+    unet = UNet2DConditionModel.from_pretrained(config.teacher, subfolder="unet", use_safetensors=True)
+    folder = os.path.join(config.teacher, "caption_reader")
+    reader = CaptionReader.from_pretrained(folder, use_safetensors=True) if os.path.isdir(folder) else None
+    return ReadingUNet(unet, reader).to(config.device).eval().requires_grad_(False)
+
+
 def _load_caption_reader(config: DiffusionConfig) -> CaptionReader | None:
     """init_from's reader, else a pre-trained one (`caption_reader_from`), else a fresh one of the asked depth;
     frozen when its learning-rate scale is 0."""
@@ -137,6 +177,8 @@ def _load_unet(config: DiffusionConfig):
             unet = deepen_attention(unet, config.transformer_layers)
         if config.coordinates and unet.config.in_channels == unet.config.out_channels:
             unet = add_coordinates(unet)
+        if config.teacher and not takes_guidance(unet):
+            unet = add_guidance_input(unet)
         return unet
     unet = build_unet(
         block_out_channels=config.block_out_channels,
@@ -203,6 +245,9 @@ def train_diffusion(config: DiffusionConfig) -> str:
         tags={"stage": "diffusion", **training_tags(config)},
     )
     weights = config.category_weights or None
+    teacher = _load_teacher(config) if config.teacher else None
+    if teacher is not None:
+        empty_states, empty_mask = (x.to(device) for x in captions.lookup([""] * config.batch_size))
     started, seen_since_log = time.time(), time.time()
     window: list[tuple[float, float]] = []  # near-miss ranking loss and share ranked right, since the last log
 
@@ -229,7 +274,12 @@ def train_diffusion(config: DiffusionConfig) -> str:
             states, mask = captions.lookup(texts + [near_misses[i] for i in paired])
             latents, states, mask = latents.to(device), states.to(device), mask.to(device)
             set_scheduled_lr(optimizer, config, step, started)
-            loss, denoising, ranked = batch_loss(model, noise_scheduler, config, latents, states, mask, paired)
+            if teacher is not None:
+                loss = distillation_loss(model, teacher, noise_scheduler, config, latents, states, mask,
+                                         empty_states[: len(latents)], empty_mask[: len(latents)])  # fmt: skip
+                denoising, ranked = loss.item(), None
+            else:
+                loss, denoising, ranked = batch_loss(model, noise_scheduler, config, latents, states, mask, paired)
             if ranked:
                 window.append(ranked)
             optimizer_step(optimizer, loss, model.parameters(), config.grad_clip)
