@@ -4,6 +4,9 @@
 - median latency of one 64x64 image with guidance at the given step counts (batch of one), and with the DAAM
   attention maps that the studio asks for with every image;
 - the UNet call traced (pipelines/traced_unet.py, the default) or eager (`--eager`);
+- `--interleaved A,B,...`: several models (a name or folder; NAME:eager for its eager UNet) timed in turn in one
+  process, round after round, so that a CPU whose speed drifts (it does here, by up to 2x within a session) treats
+  them alike: the way to compare settings on this machine;
 - images/s when generating in batches;
 - with a critic: both again for each number of ranked candidates (the model's own by default), ranked on the
   finished latents or pruned along the way (`--pruning 8@1,2@3,1@5`; the model's own by default).
@@ -75,6 +78,30 @@ def batch_rate(pipe, steps: int, guidance: float, batch: int, candidates: int, p
     return batch / (time.perf_counter() - start)
 
 
+def interleaved(specs: list[str], rounds: int, attention: bool) -> None:
+    """Median and quartiles of one image's latency (each model's shipped defaults), the models timed in turn."""
+    from ml_engine.pipelines import load_pipeline
+
+    pipes = {}
+    for spec in specs:
+        name, _, mode = spec.partition(":")
+        pipes[spec] = load_pipeline(name)
+        pipes[spec].trace_unet = mode != "eager"
+    prompt = "a red circle to the left of a blue square"
+    times: dict[str, list[float]] = {spec: [] for spec in specs}
+    for i in range(rounds + 1):  # round 0 warms up (and traces)
+        for spec, pipe in pipes.items():
+            start = time.perf_counter()
+            pipe(prompt, seed=i, return_attention=attention)
+            if i:
+                times[spec].append(time.perf_counter() - start)
+    what = "with attention maps" if attention else "without attention maps"
+    for spec, pipe in pipes.items():
+        q1, median, q3 = (1000 * q for q in statistics.quantiles(times[spec], n=4))
+        print(f"{spec}: {pipe.default_steps} steps, {pipe.sampler_name}, {what}: median {median:.0f} ms "
+              f"(quartiles {q1:.0f}-{q3:.0f}, {rounds} rounds)")  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="diffusion")
@@ -85,8 +112,14 @@ def main() -> None:
     parser.add_argument("--candidates", default="", help="ranked candidates per image to time (default: the model's)")
     parser.add_argument("--pruning", help="keep@step stages, e.g. 8@1,2@3,1@5 (default: the model's)")
     parser.add_argument("--eager", action="store_true", help="run the UNet eagerly, not traced")
+    parser.add_argument("--interleaved", help="models to time in turn (NAME or NAME:eager, comma-separated)")
+    parser.add_argument("--rounds", type=int, default=20, help="rounds of --interleaved")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.interleaved:
+        for attention in (False, True):
+            interleaved(args.interleaved.split(","), args.rounds, attention)
+        return
 
     from ml_engine.pipelines import load_pipeline
 
@@ -103,8 +136,9 @@ def main() -> None:
     for steps in [int(s) for s in args.steps.split(",")]:
         for k in ks:
             ms = latency(pipe, steps, guidance, k, pruning) * 1000
-            work = rows_steps(k, pruning, steps)
-            when = f", pruned {format_pruning(pruning)} ({work} rows x steps)" if k > 1 and pruning else ""
+            work = rows_steps(k, pruning, steps) * (1 if pipe.guidance_distilled else 2)  # guidance doubles a row
+            when = f", pruned {format_pruning(pruning)}" if k > 1 and pruning else ""
+            when += f" ({work} UNet rows x steps)"
             print(f"latency, 1 image, {steps} steps with guidance, {k} candidate(s){when}: median {ms:.0f} ms")
             ms = latency(pipe, steps, guidance, k, pruning, attention=True) * 1000
             print(f"  with its attention maps (as the studio asks): median {ms:.0f} ms")

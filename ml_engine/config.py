@@ -101,6 +101,9 @@ class DiffusionConfig(CommonConfig):
     # trained UNet takes the scale as an input (models/unet.add_guidance_input) and starts as init_from's UNet
     teacher: str = ""
     distill_scales: tuple[float, float] = (1.0, 8.0)
+    # share of rows taught at scale 1 exactly, the teacher's conditional prediction: a scale of 1 embeds as zero, so
+    # nothing else holds it there, and a negative prompt's two passes (and `guided_steps`) run at scale 1
+    distill_conditional_share: float = 0.0
 
 
 @dataclass

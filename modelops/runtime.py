@@ -51,7 +51,10 @@ def pipeline_load(source: str):
 
             while len(_cache) >= MAX_CACHED:
                 _cache.pop(next(iter(_cache)))  # the oldest loaded; dicts keep insertion order
-            _cache[key] = load_pipeline(str(folder), device=settings.T2I_DEVICE)
+            pipe = load_pipeline(str(folder), device=settings.T2I_DEVICE)
+            if hasattr(pipe, "warm_up"):  # traces the UNet now rather than in the first user's request
+                pipe.warm_up()
+            _cache[key] = pipe
         return _cache[key]
 
 

@@ -77,6 +77,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         default_guidance: float = 4.0,
         candidates: int = 1,
         pruning: str | list | None = None,
+        guided_steps: int = 0,
     ):
         super().__init__()
         if candidates > 1 and critic is None:
@@ -91,6 +92,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
             default_guidance=float(default_guidance),
             candidates=int(candidates),
             pruning=[list(stage) for stage in parse_pruning(pruning)],
+            guided_steps=int(guided_steps),
         )
         self.text = text_encoder or TextEncoder.load()  # not a registered module: never saved with the model
         self.trace_unet = True  # the sampler's UNet call runs traced (pipelines/traced_unet.py); False: eagerly
@@ -103,6 +105,11 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
             self._unet_runner = TracedUNet(self.unet)
         self._unet_runner.enabled = self.trace_unet
         return self._unet_runner
+
+    def warm_up(self) -> None:
+        """Trace the UNet for the calls the studio makes (with attention maps), so that a worker's first request
+        does not wait for it: one short generation. Any batch size and negative prompt share the trace."""
+        self("a red circle", seed=0, num_inference_steps=1, candidates=1, return_attention=True, output_type="latent")
 
     def placement(self) -> tuple[torch.device, torch.dtype]:
         """The UNet's device and dtype, read off one parameter: the pipeline's `device` and the model's `dtype` walk
@@ -136,6 +143,12 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         """Whether the UNet takes the guidance scale and paints the guided prediction in one pass (guidance
         distillation, Meng et al., 2023): half the UNet rows of classifier-free guidance."""
         return takes_guidance(self.unet)
+
+    @property
+    def guided_steps(self) -> int:
+        """For a guidance-distilled UNet: the first steps that still run classifier-free guidance, two passes at
+        scale 1, where the layout is decided (0: one pass throughout); saved in model_index.json."""
+        return int(self.config.get("guided_steps", 0))
 
     @property
     def default_steps(self) -> int:
@@ -258,12 +271,11 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
             ]
         # every candidate of every image is one row of the batch, candidate-major: row j * n_images + i
         batch = n_images * candidates
-        # a guidance-distilled UNet paints the guided prediction in one pass; a negative prompt still needs two, and
-        # then it runs at scale 1, the conditional prediction it was distilled from
+        # a guidance-distilled UNet paints the guided prediction in one pass, after its first `guided_steps` (two
+        # passes at scale 1, the conditional prediction it was distilled from); with a negative prompt, two throughout
         one_pass = self.guidance_distilled and not any(negatives)
-        use_cfg = guidance_scale > 1.0 and not one_pass
-        scale = guidance_scale if one_pass else 1.0
-        guidance = torch.tensor([scale], device=device) if self.guidance_distilled else None
+        two_pass_steps = min(self.guided_steps, num_inference_steps) if one_pass else num_inference_steps
+        use_cfg = guidance_scale > 1.0 and two_pass_steps > 0
         negatives = [n for n in negatives for _ in range(num_images_per_prompt)] if use_cfg else []
         text_states, text_mask, cond, cond_mask = self.conditioning(expanded, negatives, candidates)
 
@@ -278,10 +290,17 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         conditional_rows = slice(batch, 2 * batch) if use_cfg else slice(0, batch)
         recorder = CrossAttentionRecorder(conditional_rows, shape[-2:]) if return_attention else None
         for i, t in enumerate(timesteps):
+            if use_cfg and i == two_pass_steps:  # from here the guidance-distilled UNet guides itself, in one pass
+                use_cfg, kept = False, latents.shape[0]
+                cond, cond_mask = cond[kept:], cond_mask[kept:]
+                if recorder is not None:
+                    recorder.rows = slice(0, kept)
             model_input = torch.cat([latents, latents]) if use_cfg else latents
             model_input = self.scheduler.scale_model_input(model_input, t)
-            rows = guidance.expand(model_input.shape[0]) if guidance is not None else None
-            out = self.unet_runner(model_input, t, cond, cond_mask, recorder, rows)
+            scales = None  # a guidance-distilled UNet's scale per row: 1 (its conditional prediction) under CFG
+            if self.guidance_distilled:
+                scales = torch.full((model_input.shape[0],), 1.0 if use_cfg else guidance_scale, device=device)
+            out = self.unet_runner(model_input, t, cond, cond_mask, recorder, scales)
             if use_cfg:
                 out_uncond, out_cond = out.chunk(2)
                 out = out_uncond + guidance_scale * (out_cond - out_uncond)

@@ -81,3 +81,22 @@ def test_a_distilled_pipeline_runs_one_pass_at_the_asked_scale_and_two_for_a_neg
     other = distilled(["a red circle", "a cross"], guidance_scale=2.0, **options)
     assert calls == [(2, [2.0, 2.0])] * 3
     assert (one_pass.images - other.images).abs().max() > 1e-3  # the scale reaches the UNet
+
+
+def test_a_distilled_pipeline_can_guide_its_first_steps_in_two_passes(distilled, monkeypatch):
+    calls = []
+    runner = distilled.unet_runner
+
+    def spy(latents, t, states, mask, recorder=None, guidance=None):
+        calls.append((latents.shape[0], sorted(set(guidance.tolist()))))
+        return runner(latents, t, states, mask, recorder, guidance)
+
+    monkeypatch.setattr(type(distilled), "unet_runner", property(lambda self: spy))
+    distilled.register_to_config(guided_steps=2)
+    try:
+        result = distilled(["a red circle", "a cross"], seed=1, num_inference_steps=4, guidance_scale=5.0,
+                           return_attention=True)  # fmt: skip
+    finally:
+        distilled.register_to_config(guided_steps=0)
+    assert calls == [(4, [1.0])] * 2 + [(2, [5.0])] * 2  # the empty caption's rows go after the guided steps
+    assert [a.words[-1] for a in result.attention] == ["circle", "cross"]  # the prompts' rows were recorded

@@ -132,6 +132,7 @@ def distillation_loss(model: ReadingUNet, teacher: ReadingUNet, noise_scheduler,
     noisy, _ = noised(noise_scheduler, latents, noise, t)
     low, high = config.distill_scales
     scale = low + (high - low) * torch.rand(batch, device=latents.device)
+    scale[torch.rand(batch, device=latents.device) < config.distill_conditional_share] = 1.0
     with torch.no_grad(), autocast(config.device, config.bf16):
         both = teacher(torch.cat([noisy, noisy]), torch.cat([t, t]), torch.cat([empty_states, states]),
                        torch.cat([empty_mask, mask])).float()  # fmt: skip
