@@ -24,6 +24,21 @@ def build_tiny_pipeline(seed: int = 0):
     return pipe
 
 
+def build_tiny_ranked_pipeline(seed: int = 0):
+    """The tiny pipeline with a tiny LatentCritic, so that it can rank (and prune) candidates."""
+    from ml_engine.models.critic import LatentCritic
+    from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
+
+    plain = build_tiny_pipeline(seed)
+    torch.manual_seed(seed + 1)
+    critic = LatentCritic(width=32, layers=1, heads=2).eval()
+    pipe = ShapesDiffusionPipeline(
+        plain.autoencoder, plain.unet, plain.scheduler, critic=critic, text_encoder=plain.text
+    )
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
 def save_tiny_pipeline(folder: str, seed: int = 0) -> str:
     build_tiny_pipeline(seed).save_pretrained(folder, safe_serialization=True)
     return folder

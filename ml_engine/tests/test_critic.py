@@ -13,23 +13,14 @@ from ml_engine.data.captions import passes
 from ml_engine.models.critic import LatentCritic
 from ml_engine.pipelines import load_pipeline
 from ml_engine.pipelines.base import candidate_seed
-from ml_engine.pipelines.tiny import build_tiny_pipeline, save_tiny_pipeline
+from ml_engine.pipelines.tiny import build_tiny_pipeline, build_tiny_ranked_pipeline, save_tiny_pipeline
 from ml_engine.training.data import ScenePool
 
 
 @pytest.fixture(scope="module")
 def ranked():
     """The tiny diffusion pipeline with a tiny critic, so that it can rank candidates."""
-    from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
-
-    plain = build_tiny_pipeline()
-    torch.manual_seed(1)
-    critic = LatentCritic(width=32, layers=1, heads=2).eval()
-    pipe = ShapesDiffusionPipeline(
-        plain.autoencoder, plain.unet, plain.scheduler, critic=critic, text_encoder=plain.text
-    )
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return build_tiny_ranked_pipeline()
 
 
 @pytest.mark.parametrize(

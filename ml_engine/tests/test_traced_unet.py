@@ -6,24 +6,14 @@ import logging
 import pytest
 import torch
 
-from ml_engine.models.critic import LatentCritic
 from ml_engine.models.unet import unet_output
-from ml_engine.pipelines.tiny import build_tiny_pipeline
+from ml_engine.pipelines.tiny import build_tiny_ranked_pipeline
 from ml_engine.pipelines.traced_unet import TracedUNet
 
 
 @pytest.fixture()
 def pipe():
-    from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
-
-    plain = build_tiny_pipeline()
-    torch.manual_seed(1)
-    critic = LatentCritic(width=32, layers=1, heads=2).eval()
-    pipe = ShapesDiffusionPipeline(
-        plain.autoencoder, plain.unet, plain.scheduler, critic=critic, text_encoder=plain.text
-    )
-    pipe.set_progress_bar_config(disable=True)
-    return pipe
+    return build_tiny_ranked_pipeline()
 
 
 def inputs(pipe, batch: int, prompt: str = "a red circle above two squares"):
