@@ -142,19 +142,24 @@ def cross_attention_probs(attn, hidden_states, encoder_hidden_states, attention_
 
 
 @contextmanager
-def capture_cross_attention(unet, rows: slice, latent_size: tuple[int, int]) -> Iterator[CrossAttentionRecorder]:
-    """Record the cross-attention of `rows` of every UNet call inside the block; the processors come back after."""
+def recording(unet, recorder) -> Iterator:
+    """Every cross-attention layer of `unet` hands its probabilities of `recorder.rows` to `recorder.record(probs,
+    heads)` inside the block; the processors come back after. Any object with those two will do as the recorder."""
     original = dict(unet.attn_processors)
     cross = [name for name in original if name.endswith("attn2.processor")]
     if not cross:
         raise ValueError("this UNet has no cross-attention layers (attn2) to record")
-    recorder = CrossAttentionRecorder(rows, latent_size)
     wrapped = {name: RecordingAttnProcessor(p, recorder) if name in cross else p for name, p in original.items()}
     unet.set_attn_processor(wrapped)
     try:
         yield recorder
     finally:
         unet.set_attn_processor(dict(original))  # set_attn_processor pops from the dict it is given
+
+
+def capture_cross_attention(unet, rows: slice, latent_size: tuple[int, int]):
+    """Record the cross-attention of `rows` of every UNet call inside the block; the processors come back after."""
+    return recording(unet, CrossAttentionRecorder(rows, latent_size))
 
 
 def _pixels(images) -> torch.Tensor:

@@ -24,27 +24,23 @@ import warnings
 import torch
 from torch import nn
 
-from ml_engine.attention.daam import CrossAttentionRecorder, cross_attention_probs
+from ml_engine.attention.daam import CrossAttentionRecorder, recording
 from ml_engine.models.unet import unet_output
 
 log = logging.getLogger(__name__)
 
 
-class _TappingProcessor:
-    """Stands in for a cross-attention layer's processor: runs it, and keeps the layer's attention probabilities of
-    every batch row as [batch, heads, hw, tokens]."""
+class _Taps:
+    """A recorder (daam.recording) that keeps every layer's attention probabilities of every batch row, as
+    [batch, heads, hw, tokens], to be returned by the traced call."""
 
-    def __init__(self, inner, taps: list[torch.Tensor]):
-        self.inner = inner
-        self.taps = taps
+    rows = slice(None)
 
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
-        out = self.inner(
-            attn, hidden_states, encoder_hidden_states=encoder_hidden_states, attention_mask=attention_mask, **kwargs
-        )
-        probs = cross_attention_probs(attn, hidden_states, encoder_hidden_states, attention_mask, slice(None))
-        self.taps.append(probs.unflatten(0, (-1, attn.heads)))
-        return out
+    def __init__(self):
+        self.layers: list[torch.Tensor] = []
+
+    def record(self, probs: torch.Tensor, heads: int) -> None:
+        self.layers.append(probs.unflatten(0, (-1, heads)))
 
 
 class _UNetCall(nn.Module):
@@ -53,23 +49,14 @@ class _UNetCall(nn.Module):
     def __init__(self, unet, tapped: bool):
         super().__init__()
         self.unet = unet
-        self.taps: list[torch.Tensor] | None = [] if tapped else None
+        self.tapped = tapped
 
     def forward(self, latents, t, states, mask, *guidance):  # a guidance-distilled UNet's scale, when it has one
         scale = guidance[0] if guidance else None
-        if self.taps is None:
+        if not self.tapped:
             return unet_output(self.unet, latents, t, states, mask, scale)
-        self.taps.clear()
-        original = dict(self.unet.attn_processors)
-        tapping = {
-            name: _TappingProcessor(p, self.taps) if name.endswith("attn2.processor") else p
-            for name, p in original.items()
-        }
-        self.unet.set_attn_processor(tapping)
-        try:
-            return (unet_output(self.unet, latents, t, states, mask, scale), *self.taps)
-        finally:
-            self.unet.set_attn_processor(original)
+        with recording(self.unet, _Taps()) as taps:
+            return (unet_output(self.unet, latents, t, states, mask, scale), *taps.layers)
 
 
 def _layout(tensor: torch.Tensor) -> tuple:
