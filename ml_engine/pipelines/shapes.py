@@ -78,6 +78,8 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         candidates: int = 1,
         pruning: str | list | None = None,
         guided_steps: int = 0,
+        unguided_steps: int = 0,
+        bf16_candidates: bool = False,
     ):
         super().__init__()
         if candidates > 1 and critic is None:
@@ -93,6 +95,8 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
             candidates=int(candidates),
             pruning=[list(stage) for stage in parse_pruning(pruning)],
             guided_steps=int(guided_steps),
+            unguided_steps=int(unguided_steps),
+            bf16_candidates=bool(bf16_candidates),
         )
         self.text = text_encoder or TextEncoder.load()  # not a registered module: never saved with the model
         self.trace_unet = True  # the sampler's UNet call runs traced (pipelines/traced_unet.py); False: eagerly
@@ -149,6 +153,28 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         """For a guidance-distilled UNet: the first steps that still run classifier-free guidance, two passes at
         scale 1, where the layout is decided (0: one pass throughout); saved in model_index.json."""
         return int(self.config.get("guided_steps", 0))
+
+    @property
+    def unguided_steps(self) -> int:
+        """The first steps that run the conditional prediction alone, one pass, before classifier-free guidance
+        starts (a guidance interval, Kynkäänniemi et al., 2024): on pure noise the guided and unguided predictions
+        differ least, and the first step is the widest batch; saved in model_index.json."""
+        return int(self.config.get("unguided_steps", 0))
+
+    @property
+    def bf16_candidates(self) -> bool:
+        """Whether the steps before the last pruning, where every candidate is denoised only to be judged, run the
+        UNet under bfloat16 autocast where it pays (precision.py); the kept image is finished in float32. Saved in
+        model_index.json."""
+        return bool(self.config.get("bf16_candidates", False))
+
+    def two_pass(self, step: int, negative: bool) -> bool:
+        """Whether sampler step `step` (from 0) runs classifier-free guidance, two UNet passes: a plain UNet
+        after its `unguided_steps`; a guidance-distilled one, which guides itself in one pass, only in its first
+        `guided_steps` or with a negative prompt."""
+        if self.guidance_distilled:
+            return negative or step < self.guided_steps
+        return step >= self.unguided_steps
 
     @property
     def default_steps(self) -> int:
@@ -210,19 +236,19 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         order = ranking.topk(keep, dim=0).indices  # [keep, n]
         return (order * n + torch.arange(n, device=order.device)).flatten()
 
-    def _keep(self, rows, latents, out, cond, cond_mask, use_cfg: bool, recorder):
+    def _keep(self, rows, latents, out, cond, cond_mask, halves: bool, recorder):
         """Drop every batch row but `rows` mid-way: the latents, this step's guided output, the conditioning (both
-        halves under guidance), the scheduler's per-row memory and what DAAM has recorded so far."""
+        halves while it holds the negatives'), the scheduler's per-row memory and what DAAM has recorded so far."""
         batch = latents.shape[0]
-        if use_cfg:
-            halves = (rows, rows + batch)
-            cond, cond_mask = torch.cat([cond[h] for h in halves]), torch.cat([cond_mask[h] for h in halves])
+        if halves:
+            both = (rows, rows + batch)
+            cond, cond_mask = torch.cat([cond[h] for h in both]), torch.cat([cond_mask[h] for h in both])
         else:
             cond, cond_mask = cond[rows], cond_mask[rows]
         schedulers.keep_rows(self.scheduler, rows, batch)
         if recorder is not None:
             kept = len(rows)
-            recorder.keep(rows.cpu(), slice(kept, 2 * kept) if use_cfg else slice(0, kept))
+            recorder.keep(rows.cpu(), slice(kept, 2 * kept) if halves else slice(0, kept))
         return latents[rows], out[rows], cond, cond_mask
 
     @torch.no_grad()
@@ -271,12 +297,11 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
             ]
         # every candidate of every image is one row of the batch, candidate-major: row j * n_images + i
         batch = n_images * candidates
-        # a guidance-distilled UNet paints the guided prediction in one pass, after its first `guided_steps` (two
-        # passes at scale 1, the conditional prediction it was distilled from); with a negative prompt, two throughout
-        one_pass = self.guidance_distilled and not any(negatives)
-        two_pass_steps = min(self.guided_steps, num_inference_steps) if one_pass else num_inference_steps
-        use_cfg = guidance_scale > 1.0 and two_pass_steps > 0
-        negatives = [n for n in negatives for _ in range(num_images_per_prompt)] if use_cfg else []
+        # which steps run classifier-free guidance, two UNet passes (`two_pass`): a plain UNet after its
+        # `unguided_steps`, a guidance-distilled one in its first `guided_steps` or with a negative prompt
+        negative = any(negatives)
+        guided = [guidance_scale > 1.0 and self.two_pass(i, negative) for i in range(num_inference_steps)]
+        negatives = [n for n in negatives for _ in range(num_images_per_prompt)] if any(guided) else []
         text_states, text_mask, cond, cond_mask = self.conditioning(expanded, negatives, candidates)
 
         shape = (batch, self.unet.config.out_channels, self.unet.config.sample_size, self.unet.config.sample_size)
@@ -286,21 +311,24 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         timesteps = self.scheduler.timesteps
 
+        exploring = max(prune_after, default=0) if self.bf16_candidates else 0  # steps that may run in bf16
         # DAAM (ml_engine.attention.daam): record the prompt's (conditional) rows of every cross-attention layer
-        conditional_rows = slice(batch, 2 * batch) if use_cfg else slice(0, batch)
-        recorder = CrossAttentionRecorder(conditional_rows, shape[-2:]) if return_attention else None
+        recorder = CrossAttentionRecorder(slice(0, batch), shape[-2:]) if return_attention else None
         for i, t in enumerate(timesteps):
-            if use_cfg and i == two_pass_steps:  # from here the guidance-distilled UNet guides itself, in one pass
-                use_cfg, kept = False, latents.shape[0]
-                cond, cond_mask = cond[kept:], cond_mask[kept:]
-                if recorder is not None:
-                    recorder.rows = slice(0, kept)
+            rows = latents.shape[0]
+            halves = cond.shape[0] == 2 * rows  # the conditioning holds the negatives' rows first, then the prompts'
+            if halves and not any(guided[i:]):  # no two-pass step is left (a guidance-distilled UNet): drop them
+                cond, cond_mask, halves = cond[rows:], cond_mask[rows:], False
+            use_cfg = guided[i]
+            step_cond, step_mask = (cond, cond_mask) if use_cfg else (cond[-rows:], cond_mask[-rows:])
+            if recorder is not None:
+                recorder.rows = slice(rows, 2 * rows) if use_cfg else slice(0, rows)
             model_input = torch.cat([latents, latents]) if use_cfg else latents
             model_input = self.scheduler.scale_model_input(model_input, t)
             scales = None  # a guidance-distilled UNet's scale per row: 1 (its conditional prediction) under CFG
             if self.guidance_distilled:
                 scales = torch.full((model_input.shape[0],), 1.0 if use_cfg else guidance_scale, device=device)
-            out = self.unet_runner(model_input, t, cond, cond_mask, recorder, scales)
+            out = self.unet_runner(model_input, t, step_cond, step_mask, recorder, scales, bf16=i < exploring)
             if use_cfg:
                 out_uncond, out_cond = out.chunk(2)
                 out = out_uncond + guidance_scale * (out_cond - out_uncond)
@@ -308,7 +336,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
                 candidates = prune_after[i + 1]
                 x0 = self._predict_x0(latents, out, t)
                 kept = self.top_candidates(x0, text_states, text_mask, n_images, candidates)
-                latents, out, cond, cond_mask = self._keep(kept, latents, out, cond, cond_mask, use_cfg, recorder)
+                latents, out, cond, cond_mask = self._keep(kept, latents, out, cond, cond_mask, halves, recorder)
             x_t = latents
             latents = self.scheduler.step(out, t, latents).prev_sample
             if callback_on_step_end is not None:

@@ -11,6 +11,8 @@ TorchScript is deprecated in PyTorch 2.13 but works; where `torch.jit.trace` fai
 - A trace holds the UNet's own parameters, not copies: an update in place (training, EMA) shows through.
 - The first call of a layout runs the UNet eagerly, traces it and checks the trace against that eager output; a
   layout that fails to trace or to match runs eagerly from then on, with a warning.
+- `bf16=True` runs the call under bfloat16 autocast where it pays (precision.py), traced as such: the casts are
+  recorded into the trace (JIT autocast off while tracing), so the trace runs them without an autocast context.
 - DAAM (`ml_engine.attention.daam`): a traced call cannot run the recording processors' Python, so with a recorder
   the trace also returns every cross-attention layer's probabilities (computed beside the layer, as the recording
   processor does) and they are recorded after the call. The pixels are the same either way.
@@ -18,6 +20,7 @@ TorchScript is deprecated in PyTorch 2.13 but works; where `torch.jit.trace` fai
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 
@@ -26,6 +29,7 @@ from torch import nn
 
 from ml_engine.attention.daam import CrossAttentionRecorder, recording
 from ml_engine.models.unet import unet_output
+from ml_engine.precision import autocast, bf16_pays
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +48,35 @@ class _Taps:
 
 
 class _UNetCall(nn.Module):
-    """unet_output as a module to trace; with `tapped`, it also returns each cross-attention layer's probabilities."""
+    """unet_output as a module to trace; with `tapped`, it also returns each cross-attention layer's probabilities;
+    with `bf16`, under bfloat16 autocast, its outputs cast back to the latents' dtype."""
 
-    def __init__(self, unet, tapped: bool):
+    def __init__(self, unet, tapped: bool, bf16: bool = False):
         super().__init__()
         self.unet = unet
         self.tapped = tapped
+        self.bf16 = bf16
 
     def forward(self, latents, t, states, mask, *guidance):  # a guidance-distilled UNet's scale, when it has one
         scale = guidance[0] if guidance else None
-        if not self.tapped:
-            return unet_output(self.unet, latents, t, states, mask, scale)
-        with recording(self.unet, _Taps()) as taps:
-            return (unet_output(self.unet, latents, t, states, mask, scale), *taps.layers)
+        with autocast(latents.device, True) if self.bf16 else contextlib.nullcontext():
+            if not self.tapped:
+                return unet_output(self.unet, latents, t, states, mask, scale).to(latents.dtype)
+            with recording(self.unet, _Taps()) as taps:
+                sample = unet_output(self.unet, latents, t, states, mask, scale)
+                return (sample.to(latents.dtype), *(probs.float() for probs in taps.layers))
+
+
+def _trace(call: _UNetCall, inputs: tuple):
+    """A trace of `call`; under bf16, with the autocast casts recorded as ops (JIT autocast off while tracing)."""
+    if not call.bf16:
+        return torch.jit.trace(call, inputs, check_trace=False)
+    jit_autocast = torch._C._jit_is_autocast_enabled() if hasattr(torch._C, "_jit_is_autocast_enabled") else True
+    torch._C._jit_set_autocast_mode(False)
+    try:
+        return torch.jit.trace(call, inputs, check_trace=False)
+    finally:
+        torch._C._jit_set_autocast_mode(jit_autocast)
 
 
 def _layout(tensor: torch.Tensor) -> tuple:
@@ -70,6 +90,7 @@ class TracedUNet:
     def __init__(self, unet, enabled: bool = True):
         self.unet = unet
         self.enabled = enabled
+        self.bf16_pays = bf16_pays(next(unet.parameters()).device)
         self._traces: dict[tuple, torch.jit.ScriptModule | None] = {}  # None: this layout runs eagerly
         # the attention layers, found once: `unet.attn_processors` walks every module, ~3 ms a call on a CPU
         self._attention_layers = [m for m in unet.modules() if hasattr(m, "set_processor")]
@@ -82,38 +103,39 @@ class TracedUNet:
         mask,
         recorder: CrossAttentionRecorder | None = None,
         guidance: torch.Tensor | None = None,
+        bf16: bool = False,
     ) -> torch.Tensor:
+        """`bf16`: run under bfloat16 autocast, where it pays on this device (precision.py); float32 outputs."""
         t = torch.as_tensor(t, device=latents.device)
         inputs = (latents, t, states, mask) + ((guidance,) if guidance is not None else ())
-        tapped = recorder is not None
+        tapped, bf16 = recorder is not None, bf16 and self.bf16_pays
         # the processors are in the key: a trace bakes in the ones it ran, and a caller may have set others
         processors = tuple(id(layer.processor) for layer in self._attention_layers)
-        key = (tapped, processors, t.ndim, t.dtype, *map(_layout, inputs[:1] + inputs[2:]))
+        key = (tapped, bf16, processors, t.ndim, t.dtype, *map(_layout, inputs[:1] + inputs[2:]))
         if not self.enabled:
             trace = None
         elif key in self._traces:
             trace = self._traces[key]
         else:
-            return self._record(self._first_call(key, inputs, tapped), recorder)
-        outputs = trace(*inputs) if trace is not None else _UNetCall(self.unet, tapped)(*inputs)
+            return self._record(self._first_call(key, inputs, _UNetCall(self.unet, tapped, bf16)), recorder)
+        outputs = trace(*inputs) if trace is not None else _UNetCall(self.unet, tapped, bf16)(*inputs)
         return self._record(outputs, recorder)
 
-    def _first_call(self, key: tuple, inputs: tuple, tapped: bool):
+    def _first_call(self, key: tuple, inputs: tuple, call: _UNetCall):
         """Run eagerly, trace, keep the trace only if it gives what the eager call gave."""
-        call = _UNetCall(self.unet, tapped)
         expected = call(*inputs)
         self._traces[key] = None
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", torch.jit.TracerWarning)  # diffusers' shape checks: they are keyed
                 warnings.simplefilter("ignore", DeprecationWarning)  # torch.jit is; without it the UNet runs eagerly
-                trace = torch.jit.trace(call, inputs, check_trace=False)
+                trace = _trace(call, inputs)
             got = trace(*inputs)
         except Exception as error:  # noqa: BLE001 -- any failure to trace leaves the eager call, which worked
             log.warning("the UNet could not be traced (%s: %s); it runs eagerly", type(error).__name__, error)
             return expected
         if not all(torch.equal(a, b) for a, b in zip(_flat(got), _flat(expected), strict=True)):
-            log.warning("the traced UNet differs from the eager one for %s; it runs eagerly", key[2:])
+            log.warning("the traced UNet differs from the eager one for %s; it runs eagerly", key[3:])
             return expected
         self._traces[key] = trace
         return expected

@@ -1,0 +1,77 @@
+"""Which sampler steps run classifier-free guidance's two UNet passes (a guidance interval: `unguided_steps`), and
+which run in bfloat16 (`bf16_candidates`: the candidates' steps before the last pruning)."""
+
+import pytest
+import torch
+
+from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
+from ml_engine.pipelines.tiny import build_tiny_ranked_pipeline
+from ml_engine.precision import bf16_pays
+
+OPTIONS = {"seed": 2, "num_inference_steps": 4, "candidates": 4, "pruning": "1@2", "output_type": "latent"}
+
+
+@pytest.fixture()
+def pipe():
+    return build_tiny_ranked_pipeline()
+
+
+def spy_on_the_unet(pipe, monkeypatch) -> list[tuple[int, bool]]:
+    """The (batch rows, bf16) of every UNet call the sampler makes."""
+    calls, runner = [], pipe.unet_runner
+
+    def spy(latents, t, states, mask, recorder=None, guidance=None, bf16=False):
+        calls.append((latents.shape[0], bf16))
+        return runner(latents, t, states, mask, recorder, guidance, bf16)
+
+    monkeypatch.setattr(type(pipe), "unet_runner", property(lambda self: spy))
+    return calls
+
+
+def test_the_first_unguided_steps_run_one_pass_and_the_rest_two(pipe, monkeypatch):
+    calls = spy_on_the_unet(pipe, monkeypatch)
+    guided = pipe(["a red circle"], **OPTIONS)
+    assert [rows for rows, _ in calls] == [8, 8, 2, 2]  # 4 candidates, then the best one; two passes each step
+    calls.clear()
+    pipe.register_to_config(unguided_steps=1)
+    interval = pipe(["a red circle", "two squares"], return_attention=True, **OPTIONS)
+    assert [rows for rows, _ in calls] == [8, 16, 4, 4]  # the first step: the prompts' rows alone
+    assert [a.words[-1] for a in interval.attention] == ["circle", "squares"]  # the prompts' rows were recorded
+    first = pipe(["a red circle"], **OPTIONS)
+    assert not torch.equal(first.images, guided.images)  # the first step's guidance shapes the image
+    pipe.register_to_config(unguided_steps=4)
+    assert torch.equal(pipe(["a red circle"], **OPTIONS).images, pipe(["a red circle"], guidance_scale=1.0,
+                                                                      **OPTIONS).images)  # fmt: skip
+
+
+def test_only_the_candidates_steps_before_the_last_pruning_run_in_bf16(pipe, monkeypatch):
+    calls = spy_on_the_unet(pipe, monkeypatch)
+    float32 = pipe(["a red circle"], **OPTIONS)
+    assert [bf16 for _, bf16 in calls] == [False] * 4
+    calls.clear()
+    pipe.register_to_config(bf16_candidates=True)
+    mixed = pipe(["a red circle"], **OPTIONS)
+    assert [bf16 for _, bf16 in calls] == [True, True, False, False]
+    assert mixed.images.dtype == torch.float32
+    if bf16_pays("cpu"):  # bf16 ran: close to the float32 image, not equal to it
+        assert not torch.equal(mixed.images, float32.images)
+        assert (mixed.images - float32.images).norm() < 0.1 * float32.images.norm()
+
+
+@pytest.mark.skipif(not bf16_pays("cpu"), reason="bf16 autocast does not pay on this CPU, so it is not used")
+def test_bf16_steps_traced_match_them_run_eagerly(pipe):
+    pipe.register_to_config(bf16_candidates=True)
+    results = {}
+    for traced in (False, True, True):
+        pipe.trace_unet = traced
+        results.setdefault(traced, []).append(pipe(["a red circle", "a cross"], return_attention=True, **OPTIONS))
+    assert all(torch.equal(r.images, results[False][0].images) for r in results[True])
+    traces = pipe.unet_runner._traces
+    assert any(key[1] for key in traces) and all(trace is not None for trace in traces.values())
+
+
+def test_the_guidance_interval_and_bf16_steps_are_saved_with_the_model(pipe, tmp_path):
+    pipe.register_to_config(unguided_steps=1, bf16_candidates=True)
+    pipe.save_pretrained(tmp_path, safe_serialization=True)
+    loaded = ShapesDiffusionPipeline.from_pretrained(tmp_path, text_encoder=pipe.text)
+    assert loaded.unguided_steps == 1 and loaded.bf16_candidates
