@@ -121,21 +121,37 @@ class RecordingAttnProcessor:
         return out
 
 
-def cross_attention_probs(attn, hidden_states, encoder_hidden_states, attention_mask, rows: slice) -> torch.Tensor:
-    """The softmax attention of `rows` of the batch, as diffusers' AttnProcessor computes it: [rows*heads, hw, L]."""
+class SecondHalf:
+    """The rows of a batch's second half, whatever its size: the conditional rows under classifier-free guidance,
+    for a recorder whose calls are traced once for every batch size (pipelines/traced_unet.py)."""
+
+    def __repr__(self) -> str:
+        return "SECOND_HALF"
+
+
+SECOND_HALF = SecondHalf()
+
+
+def take_rows(tensor: torch.Tensor, rows: slice | SecondHalf) -> torch.Tensor:
+    return tensor.chunk(2)[1] if isinstance(rows, SecondHalf) else tensor[rows]
+
+
+def cross_attention_probs(attn, hidden_states, encoder_hidden_states, attention_mask, rows) -> torch.Tensor:
+    """The softmax attention of `rows` of the batch (a slice or SECOND_HALF), as diffusers' AttnProcessor computes
+    it: [rows*heads, hw, L]."""
     if attn.spatial_norm is not None or encoder_hidden_states is None:
         raise ValueError("only plain cross-attention layers (attn2) can be recorded")
-    hidden = hidden_states[rows]
+    hidden = take_rows(hidden_states, rows)
     if hidden.ndim == 4:  # [B, C, H, W] -> [B, HW, C]
         hidden = hidden.flatten(2).transpose(1, 2)
-    context = encoder_hidden_states[rows]
+    context = take_rows(encoder_hidden_states, rows)
     if attn.group_norm is not None:
         hidden = attn.group_norm(hidden.transpose(1, 2)).transpose(1, 2)
     if attn.norm_cross:
         context = attn.norm_encoder_hidden_states(context)
     mask = None
     if attention_mask is not None:
-        mask = attn.prepare_attention_mask(attention_mask[rows], context.shape[1], context.shape[0])
+        mask = attn.prepare_attention_mask(take_rows(attention_mask, rows), context.shape[1], context.shape[0])
     query = attn.head_to_batch_dim(attn.to_q(hidden))
     key = attn.head_to_batch_dim(attn.to_k(context))
     return attn.get_attention_scores(query, key, mask)

@@ -27,7 +27,7 @@ import warnings
 import torch
 from torch import nn
 
-from ml_engine.attention.daam import CrossAttentionRecorder, recording
+from ml_engine.attention.daam import SECOND_HALF, CrossAttentionRecorder, recording
 from ml_engine.models.unet import unet_output
 from ml_engine.precision import autocast, bf16_pays
 
@@ -35,12 +35,11 @@ log = logging.getLogger(__name__)
 
 
 class _Taps:
-    """A recorder (daam.recording) that keeps every layer's attention probabilities of every batch row, as
-    [batch, heads, hw, tokens], to be returned by the traced call."""
+    """A recorder (daam.recording) that keeps every layer's attention probabilities of `rows` of the batch (all, or
+    the conditional half under guidance), as [rows, heads, hw, tokens], to be returned by the traced call."""
 
-    rows = slice(None)
-
-    def __init__(self):
+    def __init__(self, rows):
+        self.rows = rows
         self.layers: list[torch.Tensor] = []
 
     def record(self, probs: torch.Tensor, heads: int) -> None:
@@ -48,21 +47,23 @@ class _Taps:
 
 
 class _UNetCall(nn.Module):
-    """unet_output as a module to trace; with `tapped`, it also returns each cross-attention layer's probabilities;
-    with `bf16`, under bfloat16 autocast, its outputs cast back to the latents' dtype."""
+    """unet_output as a module to trace; with `tapped`, it also returns each cross-attention layer's probabilities
+    (`half`: of the batch's second half only, the conditional rows under guidance); with `bf16`, under bfloat16
+    autocast, its outputs cast back to the latents' dtype."""
 
-    def __init__(self, unet, tapped: bool, bf16: bool = False):
+    def __init__(self, unet, tapped: bool, bf16: bool = False, half: bool = False):
         super().__init__()
         self.unet = unet
         self.tapped = tapped
         self.bf16 = bf16
+        self.half = half
 
     def forward(self, latents, t, states, mask, *guidance):  # a guidance-distilled UNet's scale, when it has one
         scale = guidance[0] if guidance else None
         with autocast(latents.device, True) if self.bf16 else contextlib.nullcontext():
             if not self.tapped:
                 return unet_output(self.unet, latents, t, states, mask, scale).to(latents.dtype)
-            with recording(self.unet, _Taps()) as taps:
+            with recording(self.unet, _Taps(SECOND_HALF if self.half else slice(None))) as taps:
                 sample = unet_output(self.unet, latents, t, states, mask, scale)
                 return (sample.to(latents.dtype), *(probs.float() for probs in taps.layers))
 
@@ -109,17 +110,20 @@ class TracedUNet:
         t = torch.as_tensor(t, device=latents.device)
         inputs = (latents, t, states, mask) + ((guidance,) if guidance is not None else ())
         tapped, bf16 = recorder is not None, bf16 and self.bf16_pays
+        # under guidance the recorder wants the second half (the prompts' rows): only those are tapped
+        batch = latents.shape[0]
+        half = tapped and batch % 2 == 0 and recorder.rows == slice(batch // 2, batch)
         # the processors are in the key: a trace bakes in the ones it ran, and a caller may have set others
         processors = tuple(id(layer.processor) for layer in self._attention_layers)
-        key = (tapped, bf16, processors, t.ndim, t.dtype, *map(_layout, inputs[:1] + inputs[2:]))
+        key = (tapped, half, bf16, processors, t.ndim, t.dtype, *map(_layout, inputs[:1] + inputs[2:]))
+        call = _UNetCall(self.unet, tapped, bf16, half)
         if not self.enabled:
             trace = None
         elif key in self._traces:
             trace = self._traces[key]
         else:
-            return self._record(self._first_call(key, inputs, _UNetCall(self.unet, tapped, bf16)), recorder)
-        outputs = trace(*inputs) if trace is not None else _UNetCall(self.unet, tapped, bf16)(*inputs)
-        return self._record(outputs, recorder)
+            return self._record(self._first_call(key, inputs, call), recorder, half)
+        return self._record(trace(*inputs) if trace is not None else call(*inputs), recorder, half)
 
     def _first_call(self, key: tuple, inputs: tuple, call: _UNetCall):
         """Run eagerly, trace, keep the trace only if it gives what the eager call gave."""
@@ -135,18 +139,18 @@ class TracedUNet:
             log.warning("the UNet could not be traced (%s: %s); it runs eagerly", type(error).__name__, error)
             return expected
         if not all(torch.equal(a, b) for a, b in zip(_flat(got), _flat(expected), strict=True)):
-            log.warning("the traced UNet differs from the eager one for %s; it runs eagerly", key[3:])
+            log.warning("the traced UNet differs from the eager one for %s; it runs eagerly", key[4:])
             return expected
         self._traces[key] = trace
         return expected
 
     @staticmethod
-    def _record(outputs, recorder: CrossAttentionRecorder | None) -> torch.Tensor:
+    def _record(outputs, recorder: CrossAttentionRecorder | None, half: bool) -> torch.Tensor:
         if recorder is None:
             return outputs
         sample, *layers = outputs
-        for probs in layers:  # [batch, heads, hw, tokens] -> the recorder's rows, as the recording processor gives
-            recorder.record(probs[recorder.rows].flatten(0, 1), probs.shape[1])
+        for probs in layers:  # [rows, heads, hw, tokens] -> the recorder's rows, as the recording processor gives
+            recorder.record((probs if half else probs[recorder.rows]).flatten(0, 1), probs.shape[1])
         return sample
 
 

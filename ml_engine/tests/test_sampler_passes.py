@@ -1,5 +1,6 @@
-"""Which sampler steps run classifier-free guidance's two UNet passes (a guidance interval: `unguided_steps`), and
-which run in bfloat16 (`bf16_candidates`: the candidates' steps before the last pruning)."""
+"""Which sampler steps run classifier-free guidance's two UNet passes (a guidance interval: `unguided_steps`), which
+run in bfloat16 (`bf16_candidates`: the candidates' steps before the last pruning), and the negative prompt's
+states, encoded once and kept between calls."""
 
 import pytest
 import torch
@@ -75,3 +76,20 @@ def test_the_guidance_interval_and_bf16_steps_are_saved_with_the_model(pipe, tmp
     pipe.save_pretrained(tmp_path, safe_serialization=True)
     loaded = ShapesDiffusionPipeline.from_pretrained(tmp_path, text_encoder=pipe.text)
     assert loaded.unguided_steps == 1 and loaded.bf16_candidates
+
+
+def test_a_negative_prompt_is_encoded_once_and_kept(pipe, monkeypatch):
+    calls, encode = [], type(pipe.text).__call__
+
+    def spy(self, captions, *args, **kwargs):
+        calls.append(list(captions))
+        return encode(self, captions, *args, **kwargs)
+
+    monkeypatch.setattr(type(pipe.text), "__call__", spy)
+    first = pipe(["a red circle", "a cross"], **OPTIONS)
+    again = pipe(["a red circle", "a cross"], **OPTIONS)
+    pipe(["a red circle"], negative_prompt="blue", **OPTIONS)
+    assert calls == [["a red circle", "a cross"], [""], ["a red circle", "a cross"], ["a red circle"], ["blue"]]
+    assert torch.equal(first.images, again.images)
+    states, mask = pipe.encode_negatives(["", "blue", ""])
+    assert torch.equal(states[0], states[2]) and not torch.equal(states[0], states[1]) and mask.shape == (3, 24)
