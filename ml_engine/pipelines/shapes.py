@@ -112,9 +112,10 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         return self._unet_runner
 
     def warm_up(self) -> None:
-        """Trace the UNet for the calls the studio makes (with attention maps), so that a worker's first request
-        does not wait for it: one short generation. Any batch size and negative prompt share the trace."""
-        self("a red circle", seed=0, num_inference_steps=1, candidates=1, return_attention=True, output_type="latent")
+        """Trace the UNet for the calls the studio makes (the model's defaults, with attention maps), so that a
+        worker's first request does not wait for it: one generation. Any batch size and negative prompt share the
+        traces; a call's float32 and bf16 steps (`bf16_candidates`) each have their own."""
+        self("a red circle", seed=0, return_attention=True, output_type="latent")
 
     def placement(self) -> tuple[torch.device, torch.dtype]:
         """The UNet's device and dtype, read off one parameter: the pipeline's `device` and the model's `dtype` walk
@@ -138,9 +139,12 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         name = schedulers.sampler_name(self.scheduler)
         if self.guidance_distilled:
             name += ", guidance distilled (one UNet pass a step)"
+        elif self.unguided_steps:
+            name += f", guided from step {self.unguided_steps + 1}"
         if self.candidates == 1:
             return name
         when = f", pruned {format_pruning(self.pruning)} (keep@step)" if self.pruning else ""
+        when += ", in bf16 until then" if self.pruning and self.bf16_candidates else ""
         return f"{name}, best of {self.candidates} ranked by a critic{when}"
 
     @property

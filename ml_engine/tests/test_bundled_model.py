@@ -38,3 +38,5 @@ def test_the_default_model_generates_a_64px_image_with_progress():
     discriminator, critic = pipe.critic.members
     assert critic.config.judged_by == "relation+count" and critic.count is not None
     assert tuple(pipe.critic.config.raw_scales) == (0.0, 2.0)
+    # the candidates' steps run in bf16 where it pays, the kept image is finished in float32 (session 15)
+    assert pipe.bf16_candidates and pipe.unguided_steps == 0 and not pipe.guidance_distilled
