@@ -110,14 +110,17 @@ class RecordingAttnProcessor:
         self.inner = inner
         self.recorder = recorder
 
-    def __call__(self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, **kwargs):
+    def __call__(
+        self, attn, hidden_states, encoder_hidden_states=None, attention_mask=None, temb=None, context_rows=None
+    ):
+        shared = {} if context_rows is None else {"context_rows": context_rows}  # models/shared_context.py
         out = self.inner(
-            attn, hidden_states, encoder_hidden_states=encoder_hidden_states, attention_mask=attention_mask, **kwargs
+            attn, hidden_states, encoder_hidden_states=encoder_hidden_states, attention_mask=attention_mask, **shared
         )
-        self.recorder.record(
-            cross_attention_probs(attn, hidden_states, encoder_hidden_states, attention_mask, self.recorder.rows),
-            attn.heads,
+        probs = cross_attention_probs(
+            attn, hidden_states, encoder_hidden_states, attention_mask, self.recorder.rows, context_rows
         )
+        self.recorder.record(probs, attn.heads)
         return out
 
 
@@ -132,29 +135,38 @@ class SecondHalf:
 SECOND_HALF = SecondHalf()
 
 
-def take_rows(tensor: torch.Tensor, rows: slice | SecondHalf) -> torch.Tensor:
+def take_rows(tensor: torch.Tensor, rows: slice | SecondHalf | torch.Tensor) -> torch.Tensor:
     return tensor.chunk(2)[1] if isinstance(rows, SecondHalf) else tensor[rows]
 
 
-def cross_attention_probs(attn, hidden_states, encoder_hidden_states, attention_mask, rows) -> torch.Tensor:
+def take_rows_or_none(tensor: torch.Tensor | None, rows) -> torch.Tensor | None:
+    return None if tensor is None else take_rows(tensor, rows)
+
+
+def cross_attention_probs(
+    attn, hidden_states, encoder_hidden_states, attention_mask, rows, context_rows: torch.Tensor | None = None
+) -> torch.Tensor:
     """The softmax attention of `rows` of the batch (a slice or SECOND_HALF), as diffusers' AttnProcessor computes
-    it: [rows*heads, hw, L]."""
+    it: [rows*heads, hw, L]. With `context_rows`, batch row b read row context_rows[b] of the context."""
     if attn.spatial_norm is not None or encoder_hidden_states is None:
         raise ValueError("only plain cross-attention layers (attn2) can be recorded")
     hidden = take_rows(hidden_states, rows)
     if hidden.ndim == 4:  # [B, C, H, W] -> [B, HW, C]
         hidden = hidden.flatten(2).transpose(1, 2)
-    context = take_rows(encoder_hidden_states, rows)
+    context = encoder_hidden_states
     if attn.group_norm is not None:
         hidden = attn.group_norm(hidden.transpose(1, 2)).transpose(1, 2)
     if attn.norm_cross:
         context = attn.norm_encoder_hidden_states(context)
-    mask = None
-    if attention_mask is not None:
-        mask = attn.prepare_attention_mask(take_rows(attention_mask, rows), context.shape[1], context.shape[0])
+    if context_rows is None:  # one context row a batch row
+        key, mask = attn.to_k(take_rows(context, rows)), take_rows_or_none(attention_mask, rows)
+    else:  # projected once per distinct caption, then gathered
+        context_rows = take_rows(context_rows, rows)
+        key, mask = attn.to_k(context)[context_rows], take_rows_or_none(attention_mask, context_rows)
+    if mask is not None:
+        mask = attn.prepare_attention_mask(mask, key.shape[1], key.shape[0])
     query = attn.head_to_batch_dim(attn.to_q(hidden))
-    key = attn.head_to_batch_dim(attn.to_k(context))
-    return attn.get_attention_scores(query, key, mask)
+    return attn.get_attention_scores(query, attn.head_to_batch_dim(key), mask)
 
 
 @contextmanager

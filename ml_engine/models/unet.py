@@ -103,17 +103,26 @@ def unet_output(
     states: torch.Tensor,
     mask: torch.Tensor,
     guidance: torch.Tensor | None = None,
+    context_rows: torch.Tensor | None = None,
 ):
     """The UNet's prediction for `latents` at step(s) `t` under token states `states`, its input built with the
     coordinates when it takes them: the one call shared by training and sampling. A guidance-distilled UNet also
-    takes `guidance`, the scale per row (none: scale 1, the conditional prediction)."""
+    takes `guidance`, the scale per row (none: scale 1, the conditional prediction). With `context_rows` [batch],
+    `states` and `mask` hold one row per distinct caption and batch row b reads row context_rows[b] (the UNet's
+    attention layers must take it: models/shared_context.py)."""
     unet_input = with_coordinates(latents, unet)
     condition = None
     if guidance is not None and takes_guidance(unet):
         scale = guidance.to(latents.device).expand(latents.shape[0])
         condition = guidance_embedding(scale, unet.config.time_cond_proj_dim).to(latents.dtype)
+    shared = None if context_rows is None else {"context_rows": context_rows}
     return unet(
-        unet_input, t, encoder_hidden_states=states, encoder_attention_mask=mask, timestep_cond=condition
+        unet_input,
+        t,
+        encoder_hidden_states=states,
+        encoder_attention_mask=mask,
+        timestep_cond=condition,
+        cross_attention_kwargs=shared,
     ).sample
 
 

@@ -224,21 +224,21 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         return self.caption_reader(states, mask) if self.caption_reader is not None else states
 
     def conditioning(self, prompts: list[str], negatives: list[str], candidates: int):
-        """The prompts' states and mask (one row an image), and the UNet's conditioning for every batch row:
-        the negatives' rows first when there are any (guidance), each repeated for every candidate. The critic
-        judges the encoder's own states; the UNet reads them through the caption reader when the model has one."""
-        states, mask = self.encode_prompts(prompts)
+        """The prompts' states and mask (one row an image, what the critic judges); the UNet's context, one row per
+        caption (the prompts', then the negatives' when there are any), read through the caption reader when the
+        model has one, and its mask; and the context row that each batch row reads (`context_rows`): the negatives'
+        batch rows first under guidance, each image's row repeated for every candidate. The UNet projects each
+        context row into keys and values once for all the rows that read it (models/shared_context.py)."""
+        text_states, text_mask = self.encode_prompts(prompts)
+        states, mask = text_states, text_mask
         if negatives:
             negative_states, negative_mask = self.encode_negatives(negatives)
             states, mask = torch.cat([states, negative_states]), torch.cat([mask, negative_mask])
         n = len(prompts)
-        text_states, text_mask = states[:n], mask[:n]
-        read = self.unet_states(states, mask)
-        cond, cond_mask = read[:n].repeat(candidates, 1, 1), text_mask.repeat(candidates, 1)
+        rows = torch.arange(n, device=states.device).repeat(candidates)
         if negatives:
-            uncond, uncond_mask = read[n:].repeat(candidates, 1, 1), mask[n:].repeat(candidates, 1)
-            cond, cond_mask = torch.cat([uncond, cond]), torch.cat([uncond_mask, cond_mask])
-        return text_states, text_mask, cond, cond_mask
+            rows = torch.cat([rows + n, rows])
+        return text_states, text_mask, self.unet_states(states, mask), mask, rows
 
     @torch.no_grad()
     def top_candidates(
@@ -256,20 +256,16 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         order = ranking.topk(keep, dim=0).indices  # [keep, n]
         return (order * n + torch.arange(n, device=order.device)).flatten()
 
-    def _keep(self, rows, latents, out, cond, cond_mask, halves: bool, recorder):
-        """Drop every batch row but `rows` mid-way: the latents, this step's guided output, the conditioning (both
-        halves while it holds the negatives'), the scheduler's per-row memory and what DAAM has recorded so far."""
+    def _keep(self, rows, latents, out, context_rows, halves: bool, recorder):
+        """Drop every batch row but `rows` mid-way: the latents, this step's guided output, the context rows they read
+        (both halves while they hold the negatives'), the scheduler's per-row memory and what DAAM has recorded."""
         batch = latents.shape[0]
-        if halves:
-            both = (rows, rows + batch)
-            cond, cond_mask = torch.cat([cond[h] for h in both]), torch.cat([cond_mask[h] for h in both])
-        else:
-            cond, cond_mask = cond[rows], cond_mask[rows]
+        context_rows = torch.cat([context_rows[rows], context_rows[rows + batch]]) if halves else context_rows[rows]
         schedulers.keep_rows(self.scheduler, rows, batch)
         if recorder is not None:
             kept = len(rows)
             recorder.keep(rows.cpu(), slice(kept, 2 * kept) if halves else slice(0, kept))
-        return latents[rows], out[rows], cond, cond_mask
+        return latents[rows], out[rows], context_rows
 
     @torch.no_grad()
     def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
@@ -322,7 +318,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         negative = any(negatives)
         guided = [guidance_scale > 1.0 and self.two_pass(i, negative) for i in range(num_inference_steps)]
         negatives = [n for n in negatives for _ in range(num_images_per_prompt)] if any(guided) else []
-        text_states, text_mask, cond, cond_mask = self.conditioning(expanded, negatives, candidates)
+        text_states, text_mask, context, context_mask, context_rows = self.conditioning(expanded, negatives, candidates)
 
         shape = (batch, self.unet.config.out_channels, self.unet.config.sample_size, self.unet.config.sample_size)
         # noise is drawn on the CPU so the same seed gives the same image on any device
@@ -336,11 +332,11 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         recorder = CrossAttentionRecorder(slice(0, batch), shape[-2:]) if return_attention else None
         for i, t in enumerate(timesteps):
             rows = latents.shape[0]
-            halves = cond.shape[0] == 2 * rows  # the conditioning holds the negatives' rows first, then the prompts'
+            halves = context_rows.shape[0] == 2 * rows  # the negatives' batch rows first, then the prompts'
             if halves and not any(guided[i:]):  # no two-pass step is left (a guidance-distilled UNet): drop them
-                cond, cond_mask, halves = cond[rows:], cond_mask[rows:], False
+                context_rows, halves = context_rows[rows:], False
             use_cfg = guided[i]
-            step_cond, step_mask = (cond, cond_mask) if use_cfg else (cond[-rows:], cond_mask[-rows:])
+            step_rows = context_rows if use_cfg else context_rows[-rows:]
             if recorder is not None:
                 recorder.rows = slice(rows, 2 * rows) if use_cfg else slice(0, rows)
             model_input = torch.cat([latents, latents]) if use_cfg else latents
@@ -348,7 +344,9 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
             scales = None  # a guidance-distilled UNet's scale per row: 1 (its conditional prediction) under CFG
             if self.guidance_distilled:
                 scales = torch.full((model_input.shape[0],), 1.0 if use_cfg else guidance_scale, device=device)
-            out = self.unet_runner(model_input, t, step_cond, step_mask, recorder, scales, bf16=i < exploring)
+            out = self.unet_runner(
+                model_input, t, context, context_mask, recorder, scales, bf16=i < exploring, context_rows=step_rows
+            )
             if use_cfg:
                 out_uncond, out_cond = out.chunk(2)
                 out = out_uncond + guidance_scale * (out_cond - out_uncond)
@@ -356,7 +354,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
                 candidates = prune_after[i + 1]
                 x0 = self._predict_x0(latents, out, t)
                 kept = self.top_candidates(x0, text_states, text_mask, n_images, candidates)
-                latents, out, cond, cond_mask = self._keep(kept, latents, out, cond, cond_mask, halves, recorder)
+                latents, out, context_rows = self._keep(kept, latents, out, context_rows, halves, recorder)
             x_t = latents
             latents = self.scheduler.step(out, t, latents).prev_sample
             if callback_on_step_end is not None:

@@ -15,7 +15,11 @@ TorchScript is deprecated in PyTorch 2.13 but works; where `torch.jit.trace` fai
   recorded into the trace (JIT autocast off while tracing), so the trace runs them without an autocast context.
 - DAAM (`ml_engine.attention.daam`): a traced call cannot run the recording processors' Python, so with a recorder
   the trace also returns every cross-attention layer's probabilities (computed beside the layer, as the recording
-  processor does) and they are recorded after the call. The pixels are the same either way.
+  processor does) and they are recorded after the call; under guidance, of the prompts' half only. The pixels are the
+  same either way.
+- `context_rows`: the runner gives the UNet's attention layers the shared-context processor
+  (models/shared_context.py), so a caption's keys and values are projected once for all its candidates; a UNet
+  whose layers a caller has given other processors gets the context repeated row by row instead.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import torch
 from torch import nn
 
 from ml_engine.attention.daam import SECOND_HALF, CrossAttentionRecorder, recording
+from ml_engine.models.shared_context import SharedContextAttnProcessor, share_context
 from ml_engine.models.unet import unet_output
 from ml_engine.precision import autocast, bf16_pays
 
@@ -51,20 +56,22 @@ class _UNetCall(nn.Module):
     (`half`: of the batch's second half only, the conditional rows under guidance); with `bf16`, under bfloat16
     autocast, its outputs cast back to the latents' dtype."""
 
-    def __init__(self, unet, tapped: bool, bf16: bool = False, half: bool = False):
+    def __init__(self, unet, tapped: bool, bf16: bool = False, half: bool = False, shared: bool = False):
         super().__init__()
         self.unet = unet
         self.tapped = tapped
         self.bf16 = bf16
         self.half = half
+        self.shared = shared  # its inputs hold `context_rows` after the mask (models/shared_context.py)
 
-    def forward(self, latents, t, states, mask, *guidance):  # a guidance-distilled UNet's scale, when it has one
-        scale = guidance[0] if guidance else None
+    def forward(self, latents, t, states, mask, *extra):  # context_rows when shared; a guidance-distilled UNet's scale
+        rows = extra[0] if self.shared else None
+        scale = extra[-1] if len(extra) > self.shared else None
         with autocast(latents.device, True) if self.bf16 else contextlib.nullcontext():
             if not self.tapped:
-                return unet_output(self.unet, latents, t, states, mask, scale).to(latents.dtype)
+                return unet_output(self.unet, latents, t, states, mask, scale, rows).to(latents.dtype)
             with recording(self.unet, _Taps(SECOND_HALF if self.half else slice(None))) as taps:
-                sample = unet_output(self.unet, latents, t, states, mask, scale)
+                sample = unet_output(self.unet, latents, t, states, mask, scale, rows)
                 return (sample.to(latents.dtype), *(probs.float() for probs in taps.layers))
 
 
@@ -92,6 +99,7 @@ class TracedUNet:
         self.unet = unet
         self.enabled = enabled
         self.bf16_pays = bf16_pays(next(unet.parameters()).device)
+        share_context(unet)  # attention layers that project a caption's keys once for all its candidates
         self._traces: dict[tuple, torch.jit.ScriptModule | None] = {}  # None: this layout runs eagerly
         # the attention layers, found once: `unet.attn_processors` walks every module, ~3 ms a call on a CPU
         self._attention_layers = [m for m in unet.modules() if hasattr(m, "set_processor")]
@@ -105,18 +113,27 @@ class TracedUNet:
         recorder: CrossAttentionRecorder | None = None,
         guidance: torch.Tensor | None = None,
         bf16: bool = False,
+        context_rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """`bf16`: run under bfloat16 autocast, where it pays on this device (precision.py); float32 outputs."""
+        """`bf16`: run under bfloat16 autocast, where it pays on this device (precision.py); float32 outputs.
+        `context_rows` [batch]: `states` and `mask` hold one row per distinct caption, read by these batch rows."""
         t = torch.as_tensor(t, device=latents.device)
-        inputs = (latents, t, states, mask) + ((guidance,) if guidance is not None else ())
+        shared = context_rows is not None
+        if shared and not all(isinstance(m.processor, SharedContextAttnProcessor) for m in self._attention_layers):
+            states, mask, shared = states[context_rows], mask[context_rows], False  # a caller's own processors
+        inputs = (
+            (latents, t, states, mask)
+            + ((context_rows,) if shared else ())
+            + ((guidance,) if guidance is not None else ())
+        )
         tapped, bf16 = recorder is not None, bf16 and self.bf16_pays
         # under guidance the recorder wants the second half (the prompts' rows): only those are tapped
         batch = latents.shape[0]
         half = tapped and batch % 2 == 0 and recorder.rows == slice(batch // 2, batch)
         # the processors are in the key: a trace bakes in the ones it ran, and a caller may have set others
         processors = tuple(id(layer.processor) for layer in self._attention_layers)
-        key = (tapped, half, bf16, processors, t.ndim, t.dtype, *map(_layout, inputs[:1] + inputs[2:]))
-        call = _UNetCall(self.unet, tapped, bf16, half)
+        key = (tapped, half, bf16, shared, processors, t.ndim, t.dtype, *map(_layout, inputs[:1] + inputs[2:]))
+        call = _UNetCall(self.unet, tapped, bf16, half, shared)
         if not self.enabled:
             trace = None
         elif key in self._traces:
@@ -139,7 +156,7 @@ class TracedUNet:
             log.warning("the UNet could not be traced (%s: %s); it runs eagerly", type(error).__name__, error)
             return expected
         if not all(torch.equal(a, b) for a, b in zip(_flat(got), _flat(expected), strict=True)):
-            log.warning("the traced UNet differs from the eager one for %s; it runs eagerly", key[4:])
+            log.warning("the traced UNet differs from the eager one for %s; it runs eagerly", key[5:])
             return expected
         self._traces[key] = trace
         return expected

@@ -65,9 +65,9 @@ def test_a_distilled_pipeline_runs_one_pass_at_the_asked_scale_and_two_for_a_neg
     calls = []
     runner = distilled.unet_runner
 
-    def spy(latents, t, states, mask, recorder=None, guidance=None, bf16=False):
+    def spy(latents, t, states, mask, recorder=None, guidance=None, bf16=False, **options):
         calls.append((latents.shape[0], None if guidance is None else guidance.tolist()))
-        return runner(latents, t, states, mask, recorder, guidance, bf16)
+        return runner(latents, t, states, mask, recorder, guidance, bf16, **options)
 
     monkeypatch.setattr(type(distilled), "unet_runner", property(lambda self: spy))
     assert "guidance distilled" in distilled.sampler_name
@@ -87,9 +87,9 @@ def test_a_distilled_pipeline_can_guide_its_first_steps_in_two_passes(distilled,
     calls = []
     runner = distilled.unet_runner
 
-    def spy(latents, t, states, mask, recorder=None, guidance=None, bf16=False):
+    def spy(latents, t, states, mask, recorder=None, guidance=None, bf16=False, **options):
         calls.append((latents.shape[0], sorted(set(guidance.tolist()))))
-        return runner(latents, t, states, mask, recorder, guidance, bf16)
+        return runner(latents, t, states, mask, recorder, guidance, bf16, **options)
 
     monkeypatch.setattr(type(distilled), "unet_runner", property(lambda self: spy))
     distilled.register_to_config(guided_steps=2)

@@ -21,9 +21,9 @@ def spy_on_the_unet(pipe, monkeypatch) -> list[tuple[int, bool]]:
     """The (batch rows, bf16) of every UNet call the sampler makes."""
     calls, runner = [], pipe.unet_runner
 
-    def spy(latents, t, states, mask, recorder=None, guidance=None, bf16=False):
+    def spy(latents, t, states, mask, recorder=None, guidance=None, bf16=False, **options):
         calls.append((latents.shape[0], bf16))
-        return runner(latents, t, states, mask, recorder, guidance, bf16)
+        return runner(latents, t, states, mask, recorder, guidance, bf16, **options)
 
     monkeypatch.setattr(type(pipe), "unet_runner", property(lambda self: spy))
     return calls
