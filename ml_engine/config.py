@@ -104,6 +104,10 @@ class DiffusionConfig(CommonConfig):
     # share of rows taught at scale 1 exactly, the teacher's conditional prediction: a scale of 1 embeds as zero, so
     # nothing else holds it there, and a negative prompt's two passes (and `guided_steps`) run at scale 1
     distill_conditional_share: float = 0.0
+    # the noise steps a distillation run teaches (none: all of them, uniformly): a student only ever runs at its
+    # sampler's steps (8 trailing UniPC steps: 999, 874, ..., 124), and one taught at all 1,000 was furthest off at
+    # 749-624, where the layout forms (docs/shapes-model.md, session 14)
+    distill_timesteps: tuple[int, ...] = ()
 
 
 @dataclass

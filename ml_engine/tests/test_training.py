@@ -166,6 +166,27 @@ def test_guidance_distillation_teaches_one_pass_the_teachers_guided_prediction(t
     assert student("a red circle", seed=0).images[0].size == (64, 64)
 
 
+def test_distillation_can_teach_only_the_samplers_own_steps():
+    from ml_engine.config import DiffusionConfig
+    from ml_engine.schedulers import training_scheduler
+    from ml_engine.training.diffusion import distillation_loss
+
+    seen = []
+
+    def unet(noisy, t, states, mask, scale=None):  # a stand-in teacher and student that record the steps taught
+        seen.append(t.tolist())
+        return noisy * 0.5
+
+    config = DiffusionConfig(distill_timesteps=(999, 624, 124), distill_scales=(1.0, 6.0))
+    latents, states, mask = torch.randn(64, 16, 8, 8), torch.randn(64, 24, 384), torch.ones(64, 24)
+    args = (training_scheduler(1000, "squaredcos_cap_v2", "v_prediction"), config, latents, states, mask, states, mask)
+    loss = distillation_loss(unet, unet, *args)
+    assert torch.isfinite(loss) and set(seen[-1]) == {999, 624, 124}  # the student's rows, only the listed steps
+    config.distill_timesteps = ()
+    distillation_loss(unet, unet, *args)
+    assert len(set(seen[-1])) > 20  # uniformly over all 1,000
+
+
 def test_config_files_reject_unknown_fields(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"kind": "diffusion", "learning_rate": 1}))

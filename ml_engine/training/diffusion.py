@@ -129,6 +129,9 @@ def distillation_loss(model: ReadingUNet, teacher: ReadingUNet, noise_scheduler,
     noise = torch.randn_like(latents)
     batch = latents.shape[0]
     t = torch.randint(0, config.num_train_timesteps, (batch,), device=latents.device)
+    if config.distill_timesteps:  # only the sampler's own steps
+        steps = torch.tensor(config.distill_timesteps, device=latents.device)
+        t = steps[torch.randint(0, len(steps), (batch,), device=latents.device)]
     noisy, _ = noised(noise_scheduler, latents, noise, t)
     low, high = config.distill_scales
     scale = low + (high - low) * torch.rand(batch, device=latents.device)
