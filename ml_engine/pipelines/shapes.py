@@ -139,8 +139,9 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         name = schedulers.sampler_name(self.scheduler)
         if self.guidance_distilled:
             name += ", guidance distilled (one UNet pass a step)"
-        elif self.unguided_steps:
-            name += f", guided from step {self.unguided_steps + 1}"
+        elif self.unguided_steps or self.guided_steps:
+            last = f" to step {self.guided_steps}" if self.guided_steps else ""
+            name += f", guided from step {self.unguided_steps + 1}{last}"
         if self.candidates == 1:
             return name
         when = f", pruned {format_pruning(self.pruning)} (keep@step)" if self.pruning else ""
@@ -155,15 +156,17 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
 
     @property
     def guided_steps(self) -> int:
-        """For a guidance-distilled UNet: the first steps that still run classifier-free guidance, two passes at
-        scale 1, where the layout is decided (0: one pass throughout); saved in model_index.json."""
+        """The first steps that run classifier-free guidance (two passes), where the layout is decided; saved in
+        model_index.json. After them a guidance-distilled UNet guides itself in one pass (0: one pass throughout) and
+        a plain UNet runs its conditional prediction alone (0: guidance throughout)."""
         return int(self.config.get("guided_steps", 0))
 
     @property
     def unguided_steps(self) -> int:
         """The first steps that run the conditional prediction alone, one pass, before classifier-free guidance
-        starts (a guidance interval, Kynkäänniemi et al., 2024): on pure noise the guided and unguided predictions
-        differ least, and the first step is the widest batch; saved in model_index.json."""
+        starts (a guidance interval, Kynkäänniemi et al., 2024); saved in model_index.json. The first step is the
+        widest batch, but without guidance it traded two objects and counting for position (docs/shapes-model.md,
+        session 15), so the shipped model guides every step."""
         return int(self.config.get("unguided_steps", 0))
 
     @property
@@ -174,12 +177,13 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         return bool(self.config.get("bf16_candidates", False))
 
     def two_pass(self, step: int, negative: bool) -> bool:
-        """Whether sampler step `step` (from 0) runs classifier-free guidance, two UNet passes: a plain UNet
-        after its `unguided_steps`; a guidance-distilled one, which guides itself in one pass, only in its first
+        """Whether sampler step `step` (from 0) runs classifier-free guidance, two UNet passes. A plain UNet: from
+        its `unguided_steps` on, and with `guided_steps` (if not 0) only before that step, after which it runs the
+        conditional prediction alone; a guidance-distilled one, which guides itself in one pass, only in its first
         `guided_steps` or with a negative prompt."""
         if self.guidance_distilled:
             return negative or step < self.guided_steps
-        return step >= self.unguided_steps
+        return self.unguided_steps <= step and (self.guided_steps == 0 or step < self.guided_steps)
 
     @property
     def default_steps(self) -> int:
@@ -196,7 +200,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
 
     def encode_negatives(self, negatives: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """Like encode_prompts, but each distinct negative prompt is encoded alone, once, and kept: nearly every call
-        brings the same one (the empty caption), and encoding it took a fifth of the text encoder's time a call."""
+        brings the same one (the empty caption), and encoding it took a quarter of the text encoder's time a call."""
         placement = self.placement()
         keys = [(text, *placement) for text in negatives]
         for key in set(keys) - self._negative_states.keys():

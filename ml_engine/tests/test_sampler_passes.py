@@ -40,7 +40,13 @@ def test_the_first_unguided_steps_run_one_pass_and_the_rest_two(pipe, monkeypatc
     assert [a.words[-1] for a in interval.attention] == ["circle", "squares"]  # the prompts' rows were recorded
     first = pipe(["a red circle"], **OPTIONS)
     assert not torch.equal(first.images, guided.images)  # the first step's guidance shapes the image
-    pipe.register_to_config(unguided_steps=4)
+    pipe.register_to_config(unguided_steps=0, guided_steps=2)  # guidance for the first two steps only
+    calls.clear()
+    early = pipe(["a red circle", "two squares"], return_attention=True, **OPTIONS)
+    assert [rows for rows, _ in calls] == [16, 16, 2, 2]  # after them, the prompts' rows alone
+    assert [a.words[-1] for a in early.attention] == ["circle", "squares"]
+    assert "guided from step 1 to step 2" in pipe.sampler_name
+    pipe.register_to_config(unguided_steps=4, guided_steps=0)
     assert torch.equal(pipe(["a red circle"], **OPTIONS).images, pipe(["a red circle"], guidance_scale=1.0,
                                                                       **OPTIONS).images)  # fmt: skip
 
