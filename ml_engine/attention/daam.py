@@ -68,13 +68,12 @@ class CrossAttentionRecorder:
                 store[positions] = value.clone()
         self.calls += 1
 
-    def keep(self, rows: torch.Tensor, recorded_rows: slice) -> None:
-        """Keep only `rows` (indices into the recorded rows) of what has been recorded, and record `recorded_rows`
-        of the batch from now on: for a sampler that drops candidates mid-way."""
+    def keep(self, rows: torch.Tensor) -> None:
+        """Keep only `rows` (indices into the recorded rows) of what has been recorded: for a sampler that drops
+        candidates mid-way (it sets `rows`, the batch rows to record, for each step it runs)."""
         for store in (self.sums, self.above_mean):
             for positions in store:
                 store[positions] = store[positions][rows]
-        self.rows = recorded_rows
 
     def _grid(self, positions: int) -> tuple[int, int]:
         height, width = self.latent_size

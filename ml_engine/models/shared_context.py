@@ -41,7 +41,8 @@ class SharedContextAttnProcessor(AttnProcessor2_0):
         batch = hidden_states.shape[0]
         if attn.norm_cross:
             encoder_hidden_states = attn.norm_encoder_hidden_states(encoder_hidden_states)
-        key, value = shared_keys_values(attn, encoder_hidden_states, context_rows)
+        # each context row projected once, then gathered for the batch rows that read it
+        key, value = attn.to_k(encoder_hidden_states)[context_rows], attn.to_v(encoder_hidden_states)[context_rows]
         head_dim = key.shape[-1] // attn.heads
         query = attn.to_q(hidden_states).view(batch, -1, attn.heads, head_dim).transpose(1, 2)
         key = key.view(batch, -1, attn.heads, head_dim).transpose(1, 2)
@@ -58,11 +59,6 @@ class SharedContextAttnProcessor(AttnProcessor2_0):
         if attn.residual_connection:
             out = out + residual
         return out / attn.rescale_output_factor
-
-
-def shared_keys_values(attn, context: torch.Tensor, context_rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The layer's keys and values of each batch row, projected once per context row: [batch, tokens, inner]."""
-    return attn.to_k(context)[context_rows], attn.to_v(context)[context_rows]
 
 
 def share_context(unet) -> bool:

@@ -267,8 +267,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         context_rows = torch.cat([context_rows[rows], context_rows[rows + batch]]) if halves else context_rows[rows]
         schedulers.keep_rows(self.scheduler, rows, batch)
         if recorder is not None:
-            kept = len(rows)
-            recorder.keep(rows.cpu(), slice(kept, 2 * kept) if halves else slice(0, kept))
+            recorder.keep(rows.cpu())
         return latents[rows], out[rows], context_rows
 
     @torch.no_grad()

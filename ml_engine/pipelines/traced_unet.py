@@ -133,14 +133,13 @@ class TracedUNet:
         # the processors are in the key: a trace bakes in the ones it ran, and a caller may have set others
         processors = tuple(id(layer.processor) for layer in self._attention_layers)
         key = (tapped, half, bf16, shared, processors, t.ndim, t.dtype, *map(_layout, inputs[:1] + inputs[2:]))
+        trace = self._traces.get(key) if self.enabled else None
+        if trace is not None:  # the common case: no module to build
+            return self._record(trace(*inputs), recorder, half)
         call = _UNetCall(self.unet, tapped, bf16, half, shared)
-        if not self.enabled:
-            trace = None
-        elif key in self._traces:
-            trace = self._traces[key]
-        else:
+        if self.enabled and key not in self._traces:
             return self._record(self._first_call(key, inputs, call), recorder, half)
-        return self._record(trace(*inputs) if trace is not None else call(*inputs), recorder, half)
+        return self._record(call(*inputs), recorder, half)
 
     def _first_call(self, key: tuple, inputs: tuple, call: _UNetCall):
         """Run eagerly, trace, keep the trace only if it gives what the eager call gave."""
