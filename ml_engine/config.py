@@ -108,6 +108,11 @@ class DiffusionConfig(CommonConfig):
     # sampler's steps (8 trailing UniPC steps: 999, 874, ..., 124), and one taught at all 1,000 was furthest off at
     # 749-624, where the layout forms (docs/shapes-model.md, session 14)
     distill_timesteps: tuple[int, ...] = ()
+    # teach on the sampler's own path instead (training/trajectories.py): each batch samples batch_size / eval_steps
+    # captions along the teacher's guided trajectories and teaches every state met; `distill_student_share` of the
+    # trajectories step with the student's one pass, so it also learns where its own errors lead
+    distill_trajectories: bool = False
+    distill_student_share: float = 0.0
 
 
 @dataclass

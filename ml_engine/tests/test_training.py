@@ -187,6 +187,41 @@ def test_distillation_can_teach_only_the_samplers_own_steps():
     assert len(set(seen[-1])) > 20  # uniformly over all 1,000
 
 
+def test_trajectory_distillation_teaches_the_states_the_sampler_meets():
+    from ml_engine.config import DiffusionConfig
+    from ml_engine.schedulers import sampling_scheduler, training_scheduler
+    from ml_engine.training.trajectories import sample_trajectories, trajectory_distillation_loss
+
+    calls = []
+
+    def teacher(noisy, t, states, mask, scale=None):  # conditional rows say 1, the empty caption's 0
+        calls.append(("teacher", noisy.shape[0], sorted(set(t.tolist()))))
+        return states[:, :1, :1].reshape(-1, 1, 1, 1).expand_as(noisy) * 1.0
+
+    def student(noisy, t, states, mask, scale=None):
+        calls.append(("student", noisy.shape[0], sorted(set(t.tolist()))))
+        return torch.zeros_like(noisy) + 0.0 * scale.view(-1, 1, 1, 1)
+
+    config = DiffusionConfig(eval_steps=4, batch_size=12, distill_scales=(2.0, 2.0), distill_trajectories=True)
+    captions, noise = 3, training_scheduler(1000, "squaredcos_cap_v2", "v_prediction")
+    states, mask = torch.ones(captions, 24, 384), torch.ones(captions, 24)
+    empty, empty_mask = torch.zeros(captions, 24, 384), torch.ones(captions, 24)
+    sampler = sampling_scheduler(noise)
+    rows = sample_trajectories(student, teacher, sampler, config, states, mask, empty, empty_mask,
+                               torch.full((captions,), 2.0), (16, 8, 8), torch.Generator().manual_seed(0))  # fmt: skip
+    # one row per caption and sampler step, labelled u + w (c - u) = 0 + 2 (1 - 0), at the sampler's own steps
+    assert rows.noisy.shape == (12, 16, 8, 8) and torch.allclose(rows.target, torch.full_like(rows.target, 2.0))
+    assert sorted(set(rows.t.tolist())) == sorted(int(t) for t in sampler.timesteps)
+    assert rows.caption_rows.tolist() == [0, 1, 2] * 4 and not any(c[0] == "student" for c in calls)
+    # the states differ step by step: each follows the sampler along its trajectory
+    assert not torch.allclose(rows.noisy[:3], rows.noisy[3:6])
+    calls.clear()
+    config.distill_student_share = 1.0  # every trajectory driven by the student, still labelled by the teacher
+    loss = trajectory_distillation_loss(student, teacher, noise, config, states, mask, empty, empty_mask, sampler)
+    assert torch.isfinite(loss) and loss > 0
+    assert [c[:2] for c in calls if c[0] == "student"] == [("student", 3)] * 4 + [("student", 12)]
+
+
 def test_config_files_reject_unknown_fields(tmp_path):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({"kind": "diffusion", "learning_rate": 1}))

@@ -51,6 +51,7 @@ from ml_engine.training.common import (
     set_scheduled_lr,
 )
 from ml_engine.training.data import latent_run_start
+from ml_engine.training.trajectories import trajectory_distillation_loss
 
 
 def min_snr_weights(
@@ -252,6 +253,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
     teacher = _load_teacher(config) if config.teacher else None
     if teacher is not None:
         empty_states, empty_mask = (x.to(device) for x in captions.lookup([""] * config.batch_size))
+        sampler = sampling_scheduler(noise_scheduler)  # the distilling run's own, apart from the evaluation's
     started, seen_since_log = time.time(), time.time()
     window: list[tuple[float, float]] = []  # near-miss ranking loss and share ranked right, since the last log
 
@@ -271,14 +273,20 @@ def train_diffusion(config: DiffusionConfig) -> str:
     bar = tqdm(total=config.max_steps, initial=step, desc="diffusion", dynamic_ncols=True)
     try:
         while step < config.max_steps:
+            # on the sampler's path, a caption gives a row per step, and the pool's latents go unused
+            rows = config.batch_size // config.eval_steps if config.distill_trajectories else config.batch_size
             latents, texts, near_misses = pool.batch(
-                rng, config.batch_size, config.caption_dropout, config.paraphrase_prob, weights, config.near_miss_prob
+                rng, rows, config.caption_dropout, config.paraphrase_prob, weights, config.near_miss_prob
             )
             paired = [i for i, false in enumerate(near_misses) if false]
             states, mask = captions.lookup(texts + [near_misses[i] for i in paired])
             latents, states, mask = latents.to(device), states.to(device), mask.to(device)
             set_scheduled_lr(optimizer, config, step, started)
-            if teacher is not None:
+            if teacher is not None and config.distill_trajectories:
+                loss = trajectory_distillation_loss(model, teacher, noise_scheduler, config, states, mask,
+                                                    empty_states[:rows], empty_mask[:rows], sampler)  # fmt: skip
+                denoising, ranked = loss.item(), None
+            elif teacher is not None:
                 loss = distillation_loss(model, teacher, noise_scheduler, config, latents, states, mask,
                                          empty_states[: len(latents)], empty_mask[: len(latents)])  # fmt: skip
                 denoising, ranked = loss.item(), None
