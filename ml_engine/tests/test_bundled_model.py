@@ -32,11 +32,12 @@ def test_the_default_model_generates_a_64px_image_with_progress():
         "a red circle to the left of a blue square", seed=0, num_inference_steps=4, callback_on_step_end=steps.append
     )
     assert result.images[0].size == (64, 64) and len(steps) == 4
-    # it ships ranked sampling, 8 candidates pruned to the best after 4 steps (docs/shapes-model.md, session 12),
-    # judged by the discriminator and critic v9's relation and count terms, added raw x 2 (session 13)
-    assert pipe.candidates == 8 and pipe.pruning == ((1, 4),) and pipe.critic is not None
+    # it ships ranked sampling, the candidates pruned to the best after 4 steps (docs/shapes-model.md, session 12),
+    # judged by the discriminator and critic v9's relation and count terms (session 13) added raw; 10 candidates and
+    # the terms x 3 since session 16
+    assert pipe.candidates == 10 and pipe.pruning == ((1, 4),) and pipe.critic is not None
     discriminator, critic = pipe.critic.members
     assert critic.config.judged_by == "relation+count" and critic.count is not None
-    assert tuple(pipe.critic.config.raw_scales) == (0.0, 2.0)
+    assert tuple(pipe.critic.config.raw_scales) == (0.0, 3.0)
     # the candidates' steps run in bf16 where it pays, the kept image is finished in float32 (session 15)
     assert pipe.bf16_candidates and pipe.unguided_steps == 0 and not pipe.guidance_distilled
