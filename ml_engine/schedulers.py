@@ -58,3 +58,16 @@ SAMPLER_NAMES = {"UniPCMultistepScheduler": "UniPC", "DPMSolverMultistepSchedule
 def sampler_name(scheduler) -> str:
     """What the studio shows as the sampler of a diffusion model."""
     return SAMPLER_NAMES.get(type(scheduler).__name__, type(scheduler).__name__.removesuffix("Scheduler"))
+
+
+def min_snr_weights(
+    scheduler, timesteps: torch.Tensor, gamma: float, prediction_type: str, floor: float = 0.0
+) -> torch.Tensor:
+    """Per-sample loss weights: the x0-space weight min(SNR, gamma), raised to `floor` where SNR is below it,
+    expressed for the model's target (v: / (SNR + 1), epsilon: / SNR)."""
+    alpha_bar = scheduler.alphas_cumprod.to(timesteps.device)[timesteps]
+    snr = alpha_bar / (1 - alpha_bar)
+    if gamma <= 0:
+        return torch.ones_like(snr)
+    clipped = snr.clamp(min=min(floor, gamma), max=gamma)
+    return clipped / (snr + 1) if prediction_type == "v_prediction" else clipped / snr

@@ -164,6 +164,12 @@ def test_guidance_distillation_teaches_one_pass_the_teachers_guided_prediction(t
     before = guided_error(teacher_pipe.unet, teacher_pipe.unet, *inputs)
     assert guided_error(student.unet, teacher_pipe.unet, *inputs) < 0.7 * before
     assert student("a red circle", seed=0).images[0].size == (64, 64)
+    # the same on the sampler's own path: 8 captions a batch, each taught at both of its 2 sampling steps
+    on_path = dataclasses.replace(distilled, name="dm-on-path", distill_trajectories=True, distill_student_share=0.25,
+                                  output_dir=str(tmp_path / "on-path"))  # fmt: skip
+    with open(os.path.join(train_diffusion(on_path), "training.json")) as f:
+        curve = json.load(f)["loss_curve"]
+    assert mean_loss(curve, slice(-3, None)) < 0.8 * mean_loss(curve, slice(0, 3))
 
 
 def test_distillation_can_teach_only_the_samplers_own_steps():
@@ -217,7 +223,8 @@ def test_trajectory_distillation_teaches_the_states_the_sampler_meets():
     assert not torch.allclose(rows.noisy[:3], rows.noisy[3:6])
     calls.clear()
     config.distill_student_share = 1.0  # every trajectory driven by the student, still labelled by the teacher
-    loss = trajectory_distillation_loss(student, teacher, noise, config, states, mask, empty, empty_mask, sampler)
+    loss = trajectory_distillation_loss(student, teacher, noise, config, states, mask, empty, empty_mask, (16, 8, 8),
+                                        sampler)  # fmt: skip
     assert torch.isfinite(loss) and loss > 0
     assert [c[:2] for c in calls if c[0] == "student"] == [("student", 3)] * 4 + [("student", 12)]
 

@@ -108,8 +108,7 @@ def test_pool_rendering_in_worker_processes_matches_rendering_inline(monkeypatch
 
 
 def test_min_snr_floor_raises_only_the_high_noise_weights():
-    from ml_engine.schedulers import training_scheduler
-    from ml_engine.training.diffusion import min_snr_weights
+    from ml_engine.schedulers import min_snr_weights, training_scheduler
 
     scheduler = training_scheduler(1000, "squaredcos_cap_v2", "v_prediction")
     t = torch.tensor([100, 500, 900, 999])

@@ -39,7 +39,7 @@ from ml_engine.models.unet import (
 from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
 from ml_engine.precision import autocast
 from ml_engine.provenance import training_tags
-from ml_engine.schedulers import noised, sampling_scheduler, training_scheduler
+from ml_engine.schedulers import min_snr_weights, noised, sampling_scheduler, training_scheduler
 from ml_engine.tracking import Tracker
 from ml_engine.training.common import (
     EMA,
@@ -52,19 +52,6 @@ from ml_engine.training.common import (
 )
 from ml_engine.training.data import latent_run_start
 from ml_engine.training.trajectories import trajectory_distillation_loss
-
-
-def min_snr_weights(
-    scheduler, timesteps: torch.Tensor, gamma: float, prediction_type: str, floor: float = 0.0
-) -> torch.Tensor:
-    """Per-sample loss weights: the x0-space weight min(SNR, gamma), raised to `floor` where SNR is below it,
-    expressed for the model's target (v: / (SNR + 1), epsilon: / SNR)."""
-    alpha_bar = scheduler.alphas_cumprod.to(timesteps.device)[timesteps]
-    snr = alpha_bar / (1 - alpha_bar)
-    if gamma <= 0:
-        return torch.ones_like(snr)
-    clipped = snr.clamp(min=min(floor, gamma), max=gamma)
-    return clipped / (snr + 1) if prediction_type == "v_prediction" else clipped / snr
 
 
 class ReadingUNet(nn.Module):
@@ -254,6 +241,8 @@ def train_diffusion(config: DiffusionConfig) -> str:
     if teacher is not None:
         empty_states, empty_mask = (x.to(device) for x in captions.lookup([""] * config.batch_size))
         sampler = sampling_scheduler(noise_scheduler)  # the distilling run's own, apart from the evaluation's
+        unet_config = model.unet.config
+        latent_shape = (unet_config.out_channels, unet_config.sample_size, unet_config.sample_size)
     started, seen_since_log = time.time(), time.time()
     window: list[tuple[float, float]] = []  # near-miss ranking loss and share ranked right, since the last log
 
@@ -283,8 +272,9 @@ def train_diffusion(config: DiffusionConfig) -> str:
             latents, states, mask = latents.to(device), states.to(device), mask.to(device)
             set_scheduled_lr(optimizer, config, step, started)
             if teacher is not None and config.distill_trajectories:
-                loss = trajectory_distillation_loss(model, teacher, noise_scheduler, config, states, mask,
-                                                    empty_states[:rows], empty_mask[:rows], sampler)  # fmt: skip
+                empty = (empty_states[:rows], empty_mask[:rows])
+                loss = trajectory_distillation_loss(model, teacher, noise_scheduler, config, states, mask, *empty,
+                                                    latent_shape, sampler)  # fmt: skip
                 denoising, ranked = loss.item(), None
             elif teacher is not None:
                 loss = distillation_loss(model, teacher, noise_scheduler, config, latents, states, mask,

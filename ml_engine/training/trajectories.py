@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from ml_engine.precision import autocast
-from ml_engine.schedulers import sampling_scheduler
+from ml_engine.schedulers import min_snr_weights, sampling_scheduler
 
 
 class TrajectoryRows(NamedTuple):
@@ -74,16 +74,12 @@ def sample_trajectories(model, teacher, sampler, config, states, mask, empty_sta
 
 
 def trajectory_distillation_loss(model, teacher, noise_scheduler, config, states, mask, empty_states, empty_mask,
-                                 sampler=None, generator: torch.Generator | None = None):  # fmt: skip
+                                 latent_shape, sampler=None, generator: torch.Generator | None = None):  # fmt: skip
     """The student's one pass against the teacher's guided prediction on every state of the teacher's (or, for a
     share, its own) trajectories for these captions; min-SNR-weighted as the denoising loss. `states` holds one row
     per caption: a batch of `config.batch_size` rows takes batch_size / eval_steps captions."""
-    from ml_engine.training.diffusion import min_snr_weights  # the denoising loss's weighting, one definition
-
     sampler = sampler or sampling_scheduler(noise_scheduler)
     scale = trajectory_scales(config, states.shape[0], generator)
-    unet = getattr(teacher, "unet", None)
-    latent_shape = (unet.config.out_channels, unet.config.sample_size, unet.config.sample_size) if unet else (16, 8, 8)
     rows = sample_trajectories(model, teacher, sampler, config, states, mask, empty_states, empty_mask, scale,
                                latent_shape, generator)  # fmt: skip
     with autocast(config.device, config.bf16):
