@@ -1,6 +1,7 @@
 """The shipped `diffusion` model: present, safetensors only, small, documented, and it generates."""
 
 import json
+from pathlib import Path
 
 from ml_engine.pipelines import load_pipeline
 from ml_engine.pipelines.loader import WEIGHTS_DIR, bundled_models
@@ -41,3 +42,15 @@ def test_the_default_model_generates_a_64px_image_with_progress():
     assert tuple(pipe.critic.config.raw_scales) == (0.0, 3.0)
     # the candidates' steps run in bf16 where it pays, the kept image is finished in float32 (session 15)
     assert pipe.bf16_candidates and pipe.unguided_steps == 0 and not pipe.guidance_distilled
+
+
+def test_the_bundled_models_ship_the_alignment_their_evaluation_measured():
+    """metrics.json (what the studio's model list shows as accuracy) is the overall score of the evaluation it names,
+    not a hand-typed figure: the evaluation's own file must say the same."""
+    root = Path(__file__).resolve().parents[2]
+    for name in ("diffusion", "gan"):
+        metrics = json.loads((Path(WEIGHTS_DIR) / name / "metrics.json").read_text())
+        evaluation = json.loads((root / metrics["accuracy_from"]).read_text())
+        if isinstance(evaluation, list):  # a comparison: one entry a model
+            evaluation = next(entry["alignment"] for entry in evaluation if entry["model"] == name)
+        assert metrics["accuracy"] == round(evaluation["scores"]["overall"], 3)

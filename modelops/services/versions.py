@@ -29,8 +29,9 @@ _DISTRIBUTION_METRICS = {
 
 
 def _metrics(source: str) -> dict:
-    """accuracy and loss left beside the weights by training: metrics.json, else ml_engine's training.json
-    (accuracy = the evaluator's last "overall" prompt-following score, loss = the last training loss)."""
+    """accuracy and loss left beside the weights: metrics.json (the bundled models ship their full evaluation's
+    overall there, and where it came from), else ml_engine's training.json (accuracy = the evaluator's last "overall"
+    prompt-following score on the run's small periodic set, loss = the last training loss)."""
     folder = model_folder(source)
     if (folder / "metrics.json").is_file():
         data = json.loads((folder / "metrics.json").read_text())
