@@ -238,6 +238,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
     )
     weights = config.category_weights or None
     teacher = _load_teacher(config) if config.teacher else None
+    on_path = teacher is not None and config.distill_trajectories  # guidance taught on the sampler's own path
     if teacher is not None:
         empty_states, empty_mask = (x.to(device) for x in captions.lookup([""] * config.batch_size))
         sampler = sampling_scheduler(noise_scheduler)  # the distilling run's own, apart from the evaluation's
@@ -263,7 +264,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
     try:
         while step < config.max_steps:
             # on the sampler's path, a caption gives a row per step, and the pool's latents go unused
-            rows = config.batch_size // config.eval_steps if config.distill_trajectories else config.batch_size
+            rows = config.batch_size // config.eval_steps if on_path else config.batch_size
             latents, texts, near_misses = pool.batch(
                 rng, rows, config.caption_dropout, config.paraphrase_prob, weights, config.near_miss_prob
             )
@@ -271,7 +272,7 @@ def train_diffusion(config: DiffusionConfig) -> str:
             states, mask = captions.lookup(texts + [near_misses[i] for i in paired])
             latents, states, mask = latents.to(device), states.to(device), mask.to(device)
             set_scheduled_lr(optimizer, config, step, started)
-            if teacher is not None and config.distill_trajectories:
+            if on_path:
                 empty = (empty_states[:rows], empty_mask[:rows])
                 loss = trajectory_distillation_loss(model, teacher, noise_scheduler, config, states, mask, *empty,
                                                     latent_shape, sampler)  # fmt: skip
