@@ -51,7 +51,7 @@ from ml_engine.training.common import (
     set_scheduled_lr,
 )
 from ml_engine.training.data import latent_run_start
-from ml_engine.training.trajectories import trajectory_distillation_loss
+from ml_engine.training.trajectories import guidance_scales, teacher_guided, trajectory_distillation_loss
 
 
 class ReadingUNet(nn.Module):
@@ -121,14 +121,8 @@ def distillation_loss(model: ReadingUNet, teacher: ReadingUNet, noise_scheduler,
         steps = torch.tensor(config.distill_timesteps, device=latents.device)
         t = steps[torch.randint(0, len(steps), (batch,), device=latents.device)]
     noisy, _ = noised(noise_scheduler, latents, noise, t)
-    low, high = config.distill_scales
-    scale = low + (high - low) * torch.rand(batch, device=latents.device)
-    scale[torch.rand(batch, device=latents.device) < config.distill_conditional_share] = 1.0
-    with torch.no_grad(), autocast(config.device, config.bf16):
-        both = teacher(torch.cat([noisy, noisy]), torch.cat([t, t]), torch.cat([empty_states, states]),
-                       torch.cat([empty_mask, mask])).float()  # fmt: skip
-    uncond, cond = both.chunk(2)
-    target = uncond + scale.view(-1, 1, 1, 1) * (cond - uncond)
+    scale = guidance_scales(config, batch).to(latents.device)
+    target = teacher_guided(teacher, config, noisy, t, states, mask, empty_states, empty_mask, scale)
     with autocast(config.device, config.bf16):
         pred = model(noisy, t, states, mask, scale)
     errors = F.mse_loss(pred.float(), target, reduction="none").mean(dim=(1, 2, 3))

@@ -31,13 +31,24 @@ class TrajectoryRows(NamedTuple):
     target: torch.Tensor  # the teacher's guided prediction there
 
 
-def trajectory_scales(config, captions: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """A guidance scale per trajectory: uniform over `distill_scales`, exactly 1 (the conditional prediction) for the
-    `distill_conditional_share`."""
+def guidance_scales(config, rows: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A guidance scale to teach per row (or trajectory): uniform over `distill_scales`, exactly 1 (the conditional
+    prediction) for the `distill_conditional_share`."""
     low, high = config.distill_scales
-    scale = low + (high - low) * torch.rand(captions, generator=generator)
-    scale[torch.rand(captions, generator=generator) < config.distill_conditional_share] = 1.0
+    scale = low + (high - low) * torch.rand(rows, generator=generator)
+    scale[torch.rand(rows, generator=generator) < config.distill_conditional_share] = 1.0
     return scale
+
+
+@torch.no_grad()
+def teacher_guided(teacher, config, x, t, states, mask, empty_states, empty_mask, scale) -> torch.Tensor:
+    """The teacher's classifier-free-guided prediction u + w (c - u) at each row's scale, from its two passes (the
+    caption's c, the empty caption's u): what a distilled student's one pass should say."""
+    with autocast(config.device, config.bf16):
+        both = teacher(torch.cat([x, x]), torch.cat([t, t]), torch.cat([empty_states, states]),
+                       torch.cat([empty_mask, mask])).float()  # fmt: skip
+    uncond, cond = both.chunk(2)
+    return uncond + scale.view(-1, 1, 1, 1) * (cond - uncond)
 
 
 @torch.no_grad()
@@ -55,12 +66,8 @@ def sample_trajectories(model, teacher, sampler, config, states, mask, empty_sta
     for t in sampler.timesteps:
         x = sampler.scale_model_input(latents, t)
         step = t.expand(captions)
-        with autocast(config.device, config.bf16):
-            both = teacher(torch.cat([x, x]), torch.cat([step, step]), torch.cat([empty_states, states]),
-                           torch.cat([empty_mask, mask])).float()  # fmt: skip
-        uncond, cond = both.chunk(2)
-        guided = uncond + scale.view(-1, 1, 1, 1) * (cond - uncond)
-        met.append(x.float())
+        guided = teacher_guided(teacher, config, x, step, states, mask, empty_states, empty_mask, scale)
+        met.append(x)
         ts.append(step)
         targets.append(guided)
         drive = guided
@@ -79,7 +86,7 @@ def trajectory_distillation_loss(model, teacher, noise_scheduler, config, states
     share, its own) trajectories for these captions; min-SNR-weighted as the denoising loss. `states` holds one row
     per caption: a batch of `config.batch_size` rows takes batch_size / eval_steps captions."""
     sampler = sampler or sampling_scheduler(noise_scheduler)
-    scale = trajectory_scales(config, states.shape[0], generator)
+    scale = guidance_scales(config, states.shape[0], generator)
     rows = sample_trajectories(model, teacher, sampler, config, states, mask, empty_states, empty_mask, scale,
                                latent_shape, generator)  # fmt: skip
     with autocast(config.device, config.bf16):
