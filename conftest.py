@@ -14,6 +14,9 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 import pytest  # noqa: E402
 
+# the registry fixtures (champion, challenger_factory) serve modelops' tests and the system tests alike
+pytest_plugins = ["modelops.tests.fixtures"]
+
 
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):

@@ -78,7 +78,7 @@ def test_forced_promotion_needs_a_written_reason_and_records_it(champion, challe
 
 
 def test_an_unevaluated_version_fails_the_gate(champion, tiny_model_dir, tmp_path, api_as, staff):
-    from modelops.tests.conftest import register_copy
+    from modelops.tests.fixtures import register_copy
 
     unevaluated = register_copy(tiny_model_dir, tmp_path, name="raw", scores={})
 

@@ -7,22 +7,14 @@ SQLite channel layer; progress must cross from the worker process to a WebSocket
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import aiohttp
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import ROOT, free_port
 
 
 def _group_pids(pgid: int) -> list[int]:
@@ -32,7 +24,7 @@ def _group_pids(pgid: int) -> list[int]:
 
 @pytest.fixture
 def studio(tmp_path, tiny_model_dir):
-    port = _free_port()
+    port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
     env.update(
         DJANGO_SETTINGS_MODULE="t2i_site.settings.local",

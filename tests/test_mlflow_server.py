@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from t2i_site.tests.test_storage_s3 import _free_port, s3_server  # noqa: F401 (a fixture)
+from tests.servers import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -30,14 +30,14 @@ def mlflow_database():
 
 
 @pytest.fixture
-def mlflow_server(s3_server, mlflow_database, monkeypatch, tmp_path):  # noqa: F811
+def mlflow_server(s3_server, mlflow_database, monkeypatch, tmp_path):
     import boto3
 
     credentials = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": "us-east-1"}
     for key, value in credentials.items():
         monkeypatch.setenv(key, value)
     boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket="mlflow")
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **credentials, "MLFLOW_S3_ENDPOINT_URL": s3_server, "MLFLOW_DISABLE_TELEMETRY": "true"}
     command = [
         sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
