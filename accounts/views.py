@@ -13,7 +13,7 @@ from accounts.services import user_create
 @require_http_methods(["GET", "POST"])
 def signup(request):
     if request.user.is_authenticated:
-        return redirect("prompts:create")
+        return redirect("generation:create")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -22,7 +22,7 @@ def signup(request):
         )
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         messages.success(request, f"Welcome, {user.display_name}! Describe an image to get started.")
-        return redirect("prompts:create")
+        return redirect("generation:create")
     return render(request, "accounts/signup.html", {"form": form})
 
 

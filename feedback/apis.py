@@ -1,6 +1,5 @@
 """POST /api/images/<id>/feedback/ {"rating": 1-5, "comment"?}: create or replace the caller's feedback."""
 
-from django.http import Http404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -8,7 +7,7 @@ from rest_framework.views import APIView
 
 from feedback.selectors import feedback_summary
 from feedback.services import feedback_submit
-from generation.selectors import image_get_for_user
+from generation.lookups import image_or_404
 from t2i_site.api import StrictSerializer
 
 
@@ -26,9 +25,7 @@ class FeedbackApi(APIView):
 
     @extend_schema(request=FeedbackInputSerializer, responses={201: FeedbackOutputSerializer})
     def post(self, request, image_id: int):
-        image = image_get_for_user(user=request.user, image_id=image_id)
-        if image is None:
-            raise Http404
+        image = image_or_404(user=request.user, image_id=image_id)
         serializer = self.FeedbackInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         feedback = feedback_submit(user=request.user, image=image, **serializer.validated_data)

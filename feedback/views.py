@@ -3,20 +3,17 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import Http404
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from feedback.services import feedback_submit
-from generation.selectors import image_get_for_user
+from generation.lookups import image_or_404
 
 
 @login_required
 @require_POST
 def feedback_create(request, image_id: int):
-    image = image_get_for_user(user=request.user, image_id=image_id)
-    if image is None:
-        raise Http404("No such image.")
+    image = image_or_404(user=request.user, image_id=image_id)
     try:
         rating = int(request.POST.get("rating", ""))
     except ValueError:

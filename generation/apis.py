@@ -6,6 +6,7 @@
 Private images and every job are 404 to anyone but their owner.
 """
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import FileResponse, Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
@@ -18,6 +19,7 @@ from rest_framework.views import APIView
 
 from generation import selectors, services
 from generation.events import image_payload, job_images_payload
+from generation.lookups import image_or_404, job_or_404, owned_image_or_403
 from generation.models import Visibility
 from t2i_site.api import StrictSerializer
 
@@ -89,13 +91,6 @@ class JobOutputSerializer(serializers.Serializer):
         return job_images_payload(job)
 
 
-def _job_or_404(request, job_id: int):
-    job = selectors.job_get_for_user(user=request.user, job_id=job_id)
-    if job is None:
-        raise Http404
-    return job
-
-
 class JobListCreateApi(APIView):
     class JobCreateInputSerializer(StrictSerializer):
         prompt = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=2000)
@@ -127,13 +122,13 @@ class JobListCreateApi(APIView):
 class JobDetailApi(APIView):
     @extend_schema(responses=JobOutputSerializer)
     def get(self, request, job_id: int):
-        return Response(JobOutputSerializer(_job_or_404(request, job_id)).data)
+        return Response(JobOutputSerializer(job_or_404(user=request.user, job_id=job_id)).data)
 
 
 class JobCancelApi(APIView):
     @extend_schema(request=None, responses=JobOutputSerializer)
     def post(self, request, job_id: int):
-        job = services.generation_job_cancel(job=_job_or_404(request, job_id))
+        job = services.generation_job_cancel(job=job_or_404(user=request.user, job_id=job_id))
         return Response(JobOutputSerializer(job).data)
 
 
@@ -161,44 +156,34 @@ class ImageListApi(APIView):
         return paginator.get_paginated_response(ImageOutputSerializer(page, many=True).data)
 
 
-def _image_or_404(request, image_id: int):
-    image = selectors.image_get_for_user(user=request.user, image_id=image_id)
-    if image is None:
-        raise Http404
-    return image
-
-
-def _owned_image(request, image_id: int):
-    """Visible but not theirs (someone's public image): 403; not visible at all: 404."""
-    image = _image_or_404(request, image_id)
-    if not request.user.is_authenticated:
-        raise exceptions.NotAuthenticated
-    if image.user_id != request.user.pk:
-        raise exceptions.PermissionDenied("Only the owner can change this image.")
-    return image
-
-
 class ImageDetailApi(APIView):
-    permission_classes = [AllowAny]  # reads follow visibility; writes check ownership below
+    permission_classes = [AllowAny]  # reads follow visibility; writes are the owner's (`_owned_image`)
 
     class ImagePatchInputSerializer(StrictSerializer):
         visibility = serializers.ChoiceField(choices=Visibility.values)
 
+    def _owned_image(self, request, image_id: int):
+        """Invisible: 404, even when signed out; someone else's: 401 when signed out (DRF's rule), else 403."""
+        try:
+            return owned_image_or_403(user=request.user, image_id=image_id)
+        except DjangoPermissionDenied as refusal:
+            self.permission_denied(request, message=str(refusal))
+
     @extend_schema(responses=ImageOutputSerializer)
     def get(self, request, image_id: int):
-        return Response(ImageOutputSerializer(_image_or_404(request, image_id)).data)
+        return Response(ImageOutputSerializer(image_or_404(user=request.user, image_id=image_id)).data)
 
     @extend_schema(request=ImagePatchInputSerializer, responses=ImageOutputSerializer)
     def patch(self, request, image_id: int):
-        image = _owned_image(request, image_id)
+        image = self._owned_image(request, image_id)
         serializer = self.ImagePatchInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         services.generated_image_set_visibility(image=image, visibility=serializer.validated_data["visibility"])
-        return Response(ImageOutputSerializer(_image_or_404(request, image_id)).data)
+        return Response(ImageOutputSerializer(image_or_404(user=request.user, image_id=image_id)).data)
 
     @extend_schema(responses={204: None})
     def delete(self, request, image_id: int):
-        services.generated_image_delete(image=_owned_image(request, image_id))
+        services.generated_image_delete(image=self._owned_image(request, image_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -210,7 +195,7 @@ class ImageFileApi(APIView):
         responses={(200, "image/png"): OpenApiTypes.BINARY},
     )
     def get(self, request, image_id: int):
-        image = _image_or_404(request, image_id)
+        image = image_or_404(user=request.user, image_id=image_id)
         download = request.query_params.get("download") in ("1", "true")
         filename = f"t2i-{image.pk}-seed{image.seed}.png"
         return FileResponse(image.file.open("rb"), content_type="image/png", as_attachment=download, filename=filename)
@@ -223,7 +208,7 @@ class ImageAttentionApi(APIView):
 
     @extend_schema(responses=AttentionOutputSerializer)
     def get(self, request, image_id: int):
-        attention = selectors.image_attention_get(image=_image_or_404(request, image_id))
+        attention = selectors.image_attention_get(image=image_or_404(user=request.user, image_id=image_id))
         if attention is None:
             raise Http404
         return Response(AttentionOutputSerializer(attention).data)

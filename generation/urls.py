@@ -3,6 +3,7 @@ from django.urls import path
 from generation import apis, views
 
 urlpatterns = [
+    path("", views.create, name="create"),
     path("jobs/<int:job_id>/", views.job_detail, name="job_detail"),
     path("jobs/<int:job_id>/cancel/", views.job_cancel, name="job_cancel"),
     path("images/", views.my_images, name="my_images"),

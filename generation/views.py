@@ -1,46 +1,55 @@
-"""Website pages for jobs and images: the live job page, the galleries, the image page and its actions."""
+"""Website pages for jobs and images: the create page, the live job page, the galleries, the image page and its
+actions. The image page's ratings are the feedback app's to render (its `feedback_panel` tag)."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from feedback.selectors import feedback_list_for_image, feedback_of_user, feedback_summary
 from generation import selectors, services
 from generation.events import job_state_event
+from generation.forms import JobCreateForm
+from generation.lookups import image_or_404, job_or_404, owned_image_or_403
 from generation.pngs import image_infotext
+from modelops.selectors import model_version_list
 
 GALLERY_PAGE_SIZE = 24
 
 
-def _job_or_404(request, job_id: int):
-    job = selectors.job_get_for_user(user=request.user, job_id=job_id)
-    if job is None:
-        raise Http404("No such job.")
-    return job
+@require_http_methods(["GET", "POST"])
+def create(request):
+    """The front door: a landing page for visitors; for users, the prompt form, where their job is made."""
+    if not request.user.is_authenticated:
+        if request.method == "POST":
+            return redirect("accounts:login")
+        showcase = selectors.image_search(user=request.user, scope="public")[:12]
+        return render(request, "generation/landing.html", {"showcase": showcase})
 
-
-def _image_or_404(request, image_id: int):
-    image = selectors.image_get_for_user(user=request.user, image_id=image_id)
-    if image is None:
-        raise Http404("No such image.")
-    return image
-
-
-def _owned_image(request, image_id: int):
-    image = _image_or_404(request, image_id)
-    if image.user_id != request.user.pk:
-        raise PermissionDenied("Only the owner can change this image.")
-    return image
+    versions = model_version_list()
+    prefill = {
+        key: request.GET[key]
+        for key in ("prompt", "negative_prompt", "seed", "steps", "guidance")
+        if key in request.GET
+    }
+    form = JobCreateForm(request.POST or None, versions=versions, initial=prefill)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = services.generation_job_submit(user=request.user, **form.service_kwargs())
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            messages.success(request, "Queued. Watch it paint below.")
+            return redirect("generation:job_detail", job_id=job.pk)
+    recent_jobs = selectors.job_list_for_user(user=request.user)[:6]
+    return render(request, "generation/create.html", {"form": form, "recent_jobs": recent_jobs, "versions": versions})
 
 
 @login_required
 @require_GET
 def job_detail(request, job_id: int):
-    job = _job_or_404(request, job_id)
+    job = job_or_404(user=request.user, job_id=job_id)
     return render(request, "generation/job_detail.html", {"job": job, "state": job_state_event(job)})
 
 
@@ -48,7 +57,7 @@ def job_detail(request, job_id: int):
 @require_POST
 def job_cancel(request, job_id: int):
     try:
-        services.generation_job_cancel(job=_job_or_404(request, job_id))
+        services.generation_job_cancel(job=job_or_404(user=request.user, job_id=job_id))
         messages.info(request, "Cancelling...")
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
@@ -76,7 +85,7 @@ def public_gallery(request):
 
 @require_GET
 def image_detail(request, image_id: int):
-    image = _image_or_404(request, image_id)
+    image = image_or_404(user=request.user, image_id=image_id)
     prompt = image.prompt
     parameters = image_infotext(image)
     context = {
@@ -84,9 +93,6 @@ def image_detail(request, image_id: int):
         "prompt": prompt,
         "parameters": parameters,
         "is_owner": image.user_id == request.user.pk,
-        "summary": feedback_summary(image=image),
-        "comments": feedback_list_for_image(image=image).exclude(comment=""),
-        "my_feedback": feedback_of_user(image=image, user=request.user),
         "attention_words": image.attention_words if image.has_attention else [],  # the overlay's word chips
     }
     return render(request, "generation/image_detail.html", context)
@@ -96,7 +102,9 @@ def image_detail(request, image_id: int):
 @require_POST
 def image_rerun(request, image_id: int):
     try:
-        job = services.generation_image_rerun(image=_image_or_404(request, image_id), user=request.user)
+        job = services.generation_image_rerun(
+            image=image_or_404(user=request.user, image_id=image_id), user=request.user
+        )
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
         return redirect("generation:image_detail", image_id=image_id)
@@ -107,7 +115,7 @@ def image_rerun(request, image_id: int):
 @login_required
 @require_POST
 def image_visibility(request, image_id: int):
-    image = _owned_image(request, image_id)
+    image = owned_image_or_403(user=request.user, image_id=image_id)
     try:
         services.generated_image_set_visibility(image=image, visibility=request.POST.get("visibility", ""))
         messages.success(request, f"The image is now {image.visibility}.")
@@ -119,6 +127,6 @@ def image_visibility(request, image_id: int):
 @login_required
 @require_POST
 def image_delete(request, image_id: int):
-    services.generated_image_delete(image=_owned_image(request, image_id))
+    services.generated_image_delete(image=owned_image_or_403(user=request.user, image_id=image_id))
     messages.success(request, "Image deleted.")
     return redirect("generation:my_images")

@@ -11,7 +11,6 @@ from accounts import urls as accounts_urls
 from feedback import urls as feedback_urls
 from generation import urls as generation_urls
 from modelops import urls as modelops_urls
-from prompts import urls as prompts_urls
 
 api_patterns = [
     path("auth/", include(accounts_urls.api_urlpatterns)),
@@ -26,7 +25,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include((api_patterns, "api"))),
     path("accounts/", include((accounts_urls.urlpatterns, "accounts"))),
-    path("", include((prompts_urls.urlpatterns, "prompts"))),
     path("", include((generation_urls.urlpatterns, "generation"))),
     path("", include((feedback_urls.urlpatterns, "feedback"))),
     path("", include((modelops_urls.urlpatterns, "modelops"))),

@@ -54,7 +54,7 @@ ASGI_APPLICATION = "t2i_site.asgi.application"
 WSGI_APPLICATION = "t2i_site.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "prompts:create"
+LOGIN_REDIRECT_URL = "generation:create"
 LOGOUT_REDIRECT_URL = "generation:public_gallery"
 
 TEMPLATES = [

@@ -1,4 +1,7 @@
-"""The prompt form. It checks types only; ranges and model support are the service's to judge."""
+"""The create page's form: a prompt and its generation settings.
+
+It checks types only; ranges and model support are the job service's to judge.
+"""
 
 from django import forms
 
@@ -8,7 +11,7 @@ from generation.models import Visibility
 SERVICE_FIELDS = {"prompt": "prompt", "width": "size", "height": "size"}
 
 
-class PromptForm(forms.Form):
+class JobCreateForm(forms.Form):
     prompt = forms.CharField(
         max_length=2000,
         widget=forms.Textarea(
