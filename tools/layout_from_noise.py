@@ -1,9 +1,9 @@
 """Figure: which part of a diffusion image the noise decides and which the prompt decides.
 
-Rows are initial-noise seeds, columns are prompts that ask for different relations and counts. If the words
-set the layout, a row would change its layout from column to column; in the shipped Shapes model (v4) each
-row keeps one layout, and the prompt mostly changes which shapes and colours fill it (docs/shapes-model.md,
-session 7).
+Rows are initial-noise seeds, columns are prompts that ask for different relations and counts; one draw each
+(`candidates=1`). If the words set the layout, a row would change its layout from column to column; in the
+shipped Shapes model (v4) each row keeps one layout, and the prompt mostly changes which shapes and colours fill
+it. That is why the model ranks several candidates an image (docs/shapes-model.md, "Why candidates").
 
     .venv/bin/python tools/layout_from_noise.py [--model diffusion] [--out docs/figures/diffusion-layout-from-noise.png]
 """

@@ -1,7 +1,8 @@
 """Alignment against latency for the diffusion model's candidate counts (docs/figures/candidates-tradeoff.png).
 
-Reads the benchmark's interleaved medians and the selection-protocol scores that
-docs/eval/session16-candidates-latency.json points at; draws one point per candidate count.
+Reads the benchmark's interleaved medians in docs/eval/diffusion-candidates-latency.json and the
+selection-protocol evaluations it names (docs/eval/diffusion-selection*.json); draws one point per
+candidate count (docs/shapes-model.md, "Candidates against latency").
 
     .venv/bin/python tools/plot_candidates_tradeoff.py
 """
@@ -21,7 +22,7 @@ EVAL = os.path.join(ROOT, "docs", "eval")
 
 
 def main() -> None:
-    with open(os.path.join(EVAL, "session16-candidates-latency.json")) as f:
+    with open(os.path.join(EVAL, "diffusion-candidates-latency.json")) as f:
         bench = json.load(f)
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, name in bench["selection"].items():
