@@ -43,7 +43,7 @@ test: setup browser
 	OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest
 
 test-web: setup browser
-	OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest accounts prompts generation feedback modelops t2i_site
+	OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest accounts prompts generation feedback modelops t2i_site tests
 
 # Playwright drives the system chromium (it never downloads a browser of its own).
 browser:
