@@ -38,7 +38,7 @@ def train_throughput(pipe, batch: int = 128, steps: int = 6) -> float:
     scheduler = training_scheduler(1000, "squaredcos_cap_v2", "v_prediction")
     optimizer = torch.optim.AdamW(unet.parameters(), lr=1e-6)
     states, mask = pipe.text(["a red circle to the left of a blue square"] * batch)
-    latents = torch.randn(batch, unet.config.in_channels, 8, 8)  # its input channels, coordinates included
+    latents = torch.randn(batch, unet.config.in_channels, 8, 8)
     timings = []
     for _ in range(steps):
         start = time.perf_counter()
@@ -136,7 +136,7 @@ def main() -> None:
     for steps in [int(s) for s in args.steps.split(",")]:
         for k in ks:
             ms = latency(pipe, steps, guidance, k, pruning) * 1000
-            work = rows_steps(k, pruning, steps) * (1 if pipe.guidance_distilled else 2)  # guidance doubles a row
+            work = rows_steps(k, pruning, steps) * (2 if guidance > 1 else 1)  # guidance doubles a row
             when = f", pruned {format_pruning(pruning)}" if k > 1 and pruning else ""
             when += f" ({work} UNet rows x steps)"
             print(f"latency, 1 image, {steps} steps with guidance, {k} candidate(s){when}: median {ms:.0f} ms")

@@ -61,58 +61,27 @@ class AutoencoderConfig(CommonConfig):
 @dataclass
 class DiffusionConfig(CommonConfig):
     kind: str = "diffusion"
-    autoencoder: str = "ml_engine/weights/autoencoder"  # a trained ShapesAutoencoder folder
+    autoencoder: str = "ml_engine/weights/diffusion"  # a ShapesAutoencoder folder, or a pipeline folder holding one
     init_from: str = ""  # a ShapesDiffusionPipeline folder whose UNet starts this run (e.g. the shipped model)
     # (its training.json curve and images seen carry over, so the curve of a continued model is continuous)
     block_out_channels: tuple[int, ...] = (64, 128)  # UNet widths per level on 8x8 latents
     layers_per_block: int = 2
     attention_head_dim: int = 32
     transformer_layers: int = 1  # with init_from: more than the loaded UNet has adds zero-initialised layers
-    coordinates: bool = False  # the UNet also takes (x, y) per latent cell (models/unet.with_coordinates); added
-    # at zero to an init_from UNet that lacks them
-    caption_reader_layers: int = 0  # > 0 adds a CaptionReader of this depth (word order for the UNet,
-    # models/caption_reader.py) unless init_from has one, which is then trained on
-    caption_reader_from: str = ""  # a pre-trained CaptionReader folder (training/caption_reader.py), used when
-    # init_from has no reader of its own
-    caption_reader_lr_scale: float = 1.0  # the reader's learning rate against the UNet's; 0 freezes it
     num_train_timesteps: int = 1000
     beta_schedule: str = "squaredcos_cap_v2"
     prediction_type: str = "v_prediction"
     min_snr_gamma: float = 5.0  # min-SNR loss weighting (Hang et al., 2023); 0 disables
-    min_snr_floor: float = 0.0  # lower bound on that weight in x0 terms: min-SNR gives the high-noise steps, where
-    # the layout (how many objects, where) is decided, 20-50x less weight than the middle; 1.0 evens that side out
     caption_dropout: float = 0.1  # share of empty captions, for classifier-free guidance
     paraphrase_prob: float = 0.3  # share of captions reworded outside the canonical grammar
     category_weights: dict[str, float] = field(default_factory=dict)  # overrides captions.TRAINING_CATEGORY_WEIGHTS
     scene_pool: int = 100_000  # scenes rendered and encoded to latents once; captions are drawn per step
     whole_scenes: float = 0.0  # share of the pool drawn for a caption that names every object (data/whole_scenes.py)
-    # the denoising error as a classifier (training/diffusion.py, near_miss_ranking): for a `near_miss_prob` share of
-    # scenes, the true caption's error must undercut a near miss's (data/negatives.py) by `near_miss_margin` of itself
-    near_miss_prob: float = 0.0
-    near_miss_margin: float = 0.1
-    near_miss_weight: float = 0.02
     ema_decay: float = 0.999
     eval_per_category: int = 8  # fresh canonical prompts per category in the periodic evaluation
     eval_seeds: int = 2
     eval_steps: int = 20  # sampler steps in evaluation
     guidance_scale: float = 4.0
-    # guidance distillation (Meng et al., 2023): a pipeline folder whose UNet's classifier-free-guided prediction
-    # the trained UNet learns to give in one pass, for a guidance scale drawn per row from `distill_scales`; the
-    # trained UNet takes the scale as an input (models/unet.add_guidance_input) and starts as init_from's UNet
-    teacher: str = ""
-    distill_scales: tuple[float, float] = (1.0, 8.0)
-    # share of rows taught at scale 1 exactly, the teacher's conditional prediction: a scale of 1 embeds as zero, so
-    # nothing else holds it there, and a negative prompt's two passes (and `guided_steps`) run at scale 1
-    distill_conditional_share: float = 0.0
-    # the noise steps a distillation run teaches (none: all of them, uniformly): a student only ever runs at its
-    # sampler's steps (8 trailing UniPC steps: 999, 874, ..., 124), and one taught at all 1,000 was furthest off at
-    # 749-624, where the layout forms (docs/shapes-model.md, session 14)
-    distill_timesteps: tuple[int, ...] = ()
-    # teach on the sampler's own path instead (training/trajectories.py): each batch samples batch_size / eval_steps
-    # captions along the teacher's guided trajectories and teaches every state met; `distill_student_share` of the
-    # trajectories step with the student's one pass, so it also learns where its own errors lead
-    distill_trajectories: bool = False
-    distill_student_share: float = 0.0
 
 
 @dataclass
@@ -157,7 +126,6 @@ class CriticConfig(CommonConfig):
     layers: int = 4
     heads: int = 4
     relative_bias: bool = False  # a learned attention bias per cell-to-cell offset (added at zero to an init_from)
-    grounding_heads: int = 0  # words told where they look over the cells, as (x, y) per head (models/critic.py)
     word_positions: bool = False  # a learned embedding per token index: MiniLM's states carry little word order
     caption_reader_from: str = ""  # a pre-trained CaptionReader folder the critic reads the words through, frozen
     relation_heads: int = 0  # the relation term: side asked for . place found, per word and head (models/critic.py)
@@ -189,7 +157,7 @@ class CriticConfig(CommonConfig):
 
 @dataclass
 class CaptionReaderConfig(CommonConfig):
-    """Pre-training of the diffusion model's CaptionReader on captions alone (training/caption_reader.py)."""
+    """Pre-training of the critic's CaptionReader on captions alone (training/caption_reader.py)."""
 
     kind: str = "caption_reader"
     layers: int = 2  # models/caption_reader.py

@@ -1,8 +1,8 @@
 """Whether bfloat16 autocast pays on a device.
 
-On a CUDA GPU and on a CPU with AVX-512 it does (1.4-2x for these models, measured on the EPYCs of sessions 1-10).
+On a CUDA GPU and on a CPU with AVX-512 it does (1.4-2x for these models on AMD EPYC CPUs with AVX-512).
 On a CPU with only AVX2 it costs: PyTorch emulates bfloat16 there, and a LatentCritic training step took 52 s under
-autocast against 6 s in float32 (session 11). So a config's `bf16: true` means "where it pays".
+autocast against 6 s in float32. So a config's `bf16: true` means "where it pays".
 """
 
 from __future__ import annotations

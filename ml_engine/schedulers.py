@@ -1,9 +1,9 @@
 """Noise schedules: DDPM for training (Ho et al., 2020), UniPC for sampling (Zhao et al., 2023, the
 B(h) = e^h - 1 variant, order 2), sharing one beta schedule and prediction type.
 
-UniPC replaced DPM-Solver++ 2M in session 4: on the same 400 images (25 canonical prompts a category, 2
-seeds) of the shipped v3 UNet it scored 0.69 at 10 steps and 0.68 at 8 against DPM++ 2M's 0.66 at both;
-DPM++ 3M and DEIS matched DPM++ 2M, and UniPC's other variant (B(h) = h) failed at 10 steps (0.05)."""
+Why UniPC: on the same 400 images (25 canonical prompts a category, 2 seeds) of the v3 UNet it scored 0.69 at
+10 steps and 0.68 at 8 against DPM++ 2M's 0.66 at both; DPM++ 3M and DEIS matched DPM++ 2M, and UniPC's other
+variant (B(h) = h) failed at 10 steps (0.05)."""
 
 from __future__ import annotations
 
@@ -60,14 +60,12 @@ def sampler_name(scheduler) -> str:
     return SAMPLER_NAMES.get(type(scheduler).__name__, type(scheduler).__name__.removesuffix("Scheduler"))
 
 
-def min_snr_weights(
-    scheduler, timesteps: torch.Tensor, gamma: float, prediction_type: str, floor: float = 0.0
-) -> torch.Tensor:
-    """Per-sample loss weights: the x0-space weight min(SNR, gamma), raised to `floor` where SNR is below it,
-    expressed for the model's target (v: / (SNR + 1), epsilon: / SNR)."""
+def min_snr_weights(scheduler, timesteps: torch.Tensor, gamma: float, prediction_type: str) -> torch.Tensor:
+    """Per-sample loss weights: the x0-space weight min(SNR, gamma), expressed for the model's target
+    (v: / (SNR + 1), epsilon: / SNR)."""
     alpha_bar = scheduler.alphas_cumprod.to(timesteps.device)[timesteps]
     snr = alpha_bar / (1 - alpha_bar)
     if gamma <= 0:
         return torch.ones_like(snr)
-    clipped = snr.clamp(min=min(floor, gamma), max=gamma)
+    clipped = snr.clamp(max=gamma)
     return clipped / (snr + 1) if prediction_type == "v_prediction" else clipped / snr

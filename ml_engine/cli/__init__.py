@@ -14,7 +14,6 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ml_engine import pipeline_cmd
     from ml_engine.cli import (
         attach_critic_cmd,
         attention_cmd,
@@ -23,6 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
         evaluate_cmd,
         generate_cmd,
         log_run_cmd,
+        pipeline_cmd,
         train_cmd,
     )
 

@@ -1,15 +1,22 @@
-"""`python -m ml_engine attach-critic --model DIR --critic DIR --candidates K [--pruning S] [--out DIR]`: give a
-diffusion model a trained LatentCritic (`train --config configs/critic.json`) and the number of candidates it ranks
-by default, on the finished latents or pruned on their predicted x0 along the way (`--pruning 8@1,2@3,1@5`: keep 8
-after step 1, 2 after step 3, 1 after step 5; pipelines/pruning.py).
+"""`python -m ml_engine attach-critic --model DIR --critic DIR --candidates K [--pruning S] [--steps N]
+[--bf16-candidates] [--out DIR]`: give a diffusion model a trained critic (a LatentCritic, `train --config
+configs/critic-v9-counts.json`, or a GAN's discriminator, or several ranking together) and the number of candidates
+it ranks by default, on the finished latents or pruned on their predicted x0 along the way (`--pruning 8@1,2@3,1@5`:
+keep 8 after step 1, 2 after step 3, 1 after step 5; pipelines/pruning.py).
 
-The critic is saved as the folder's `critic` component, `candidates` and `pruning` go into its
-model_index.json, so the studio, `generate`, `evaluate` and the benchmark all sample the ranked way from then on;
-`--candidates 1` keeps the critic but samples one latent an image.
+The critic is saved as the folder's `critic` component; `candidates`, `pruning` and, when given, the default sampler
+steps (`--steps`) and `bf16_candidates` go into its model_index.json, so the studio, `generate`, `evaluate` and the
+benchmark all sample the ranked way from then on; `--candidates 1` keeps the critic but samples one latent an image.
+What ships (v4):
+
+    python -m ml_engine attach-critic --model ml_engine/weights/diffusion --candidates 10 --pruning 1@4 \
+        --steps 8 --bf16-candidates \
+        --critic ml_engine/weights/gan/discriminator,~/.cache/t2i/runs/critic-v9-counts/final:relation+count=3
 """
 
 from __future__ import annotations
 
+import argparse
 import os
 
 
@@ -28,6 +35,12 @@ def add_parser(sub) -> None:
         default="",
         help="keep@step stages, e.g. 8@1,2@3,1@5: after each step only the best `keep` candidates go on "
         "(default: rank the finished latents)",
+    )
+    p.add_argument("--steps", type=int, help="the sampler steps a request gets by default (default: as saved)")
+    p.add_argument(
+        "--bf16-candidates",
+        action=argparse.BooleanOptionalAction,
+        help="run the candidates' steps before the last pruning under bf16 autocast where it pays (default: as saved)",
     )
     p.add_argument("--out", help="where to save (default: the model folder itself)")
     p.set_defaults(func=run)
@@ -77,6 +90,8 @@ def run(args) -> int:
 
     if args.candidates < 1:
         raise SystemExit("--candidates must be at least 1")
+    if args.steps is not None and args.steps < 1:
+        raise SystemExit("--steps must be at least 1")
     try:
         pruning = parse_pruning(args.pruning)
     except ValueError as error:
@@ -88,6 +103,10 @@ def run(args) -> int:
     pipe = ShapesDiffusionPipeline.from_pretrained(args.model)
     pipe.register_modules(critic=critic)
     pipe.register_to_config(candidates=args.candidates, pruning=[list(stage) for stage in pruning])
+    if args.steps is not None:
+        pipe.register_to_config(default_steps=args.steps)
+    if args.bf16_candidates is not None:
+        pipe.register_to_config(bf16_candidates=args.bf16_candidates)
     out = args.out or args.model
     pipe.save_pretrained(out, safe_serialization=True)
     print(f"saved {out}: {pipe.sampler_name}")

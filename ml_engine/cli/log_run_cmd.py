@@ -2,7 +2,7 @@
 trained where MLflow could not be reached (a lent GPU machine, `train --no-mlflow`).
 
 Its config becomes the parameters, its alignment curve and loss the metrics at their steps, and the summary
-and evaluation files the artifacts. A continued run's summary carries the curve of the legs before it; only
+and evaluation files the artifacts. A continued run's summary carries the curve of the runs before it; only
 the points past the images its starting model had seen are logged.
 """
 
@@ -20,8 +20,8 @@ def add_parser(sub) -> None:
     p.set_defaults(func=run)
 
 
-def leg_points(curve: list[dict], images_before: int) -> list[dict]:
-    """The curve points this leg added (a continued model's curve starts with its predecessors')."""
+def new_points(curve: list[dict], images_before: int) -> list[dict]:
+    """The curve points this run added (a continued model's curve starts with its predecessors')."""
     return [point for point in curve if point["images"] > images_before]
 
 
@@ -42,7 +42,7 @@ def run(args) -> int:
     if args.note:
         tags["note"] = args.note
     run_id = tracker.start(vars(config), tags=tags)
-    points = leg_points(summary.get("curve", []), images_before)
+    points = new_points(summary.get("curve", []), images_before)
     for point in points:
         scores = {f"eval/{k}": v for k, v in point.items() if k not in ("step", "images")}
         tracker.metrics({**scores, "images_seen": point["images"]}, point["step"])

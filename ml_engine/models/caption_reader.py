@@ -1,13 +1,14 @@
-"""CaptionReader: gives the frozen text encoder's token states back their word order before the UNet reads them.
+"""CaptionReader: gives the frozen text encoder's token states back their word order before the critic reads them.
 
 The frozen MiniLM was trained for mean-pooled sentence embeddings, and its last-layer token states hardly depend
 on where a word stands: in "a circle to the left of a square" and "a square to the left of a circle" the state of
-"circle" agrees to cosine 0.96 (`tools/word_order_probe.py`). Cross-attention over such states reads a caption
-as a bag of words, so which shape is left of which, and which colour goes with which shape, cannot reach the
-picture. The reader is a small transformer over those states with a learned embedding per token index (started
-as sinusoids, Vaswani et al., 2017), so each word can take in where it stands and what the words around it say.
-Its output is added to the states through a zero-initialised projection: a reader added to a trained UNet leaves
-its function exactly as it was, and the reader grows in (as the added layers of `unet.deepen_attention` do).
+"circle" agrees to cosine 0.96. A model that reads such states reads a caption as a bag of words, so which shape
+is left of which, and which colour goes with which shape, cannot be told. The reader is a small transformer over
+those states with a learned embedding per token index (started as sinusoids, Vaswani et al., 2017), so each word
+can take in where it stands and what the words around it say.
+Its output is added to the states through a zero-initialised projection: a new reader passes them through as they
+are and grows in as it learns. The shipped critic reads the words through one pre-trained on captions alone
+(training/caption_reader.py) and frozen (models/critic.py).
 
     reader = CaptionReader()
     states = reader(states, mask)  # [B, T, 384] -> [B, T, 384]; padding rows stay zero

@@ -38,7 +38,6 @@ class LatentCritic(ModelMixin, ConfigMixin):
         heads: int = 4,
         word_dim: int = WORD_DIM,
         relative_bias: bool = False,
-        grounding_heads: int = 0,
         word_positions: bool = False,
         max_words: int = 32,
         caption_reader: bool = False,
@@ -79,34 +78,19 @@ class LatentCritic(ModelMixin, ConfigMixin):
         ys, xs = ys.flatten(), xs.flatten()
         offsets = (ys[:, None] - ys[None, :] + grid - 1) * (2 * grid - 1) + (xs[:, None] - xs[None, :] + grid - 1)
         self.register_buffer("offset_index", offsets, persistent=False)
-        # grounding: each word looks over the cells (`grounding_heads` soft attentions) and is told where, on
-        # average, it looked: an (x, y) per head, so the words for two shapes carry their places into the layers
-        # that compare them (a soft-argmax, as keypoint networks read positions). Zero-initialised output: a
-        # critic without it carries over unchanged.
-        self.grounding = None
-        if grounding_heads:
-            self.grounding = nn.ModuleDict(
-                {
-                    "query": nn.Linear(width, width),
-                    "key": nn.Linear(width, width),
-                    "out": nn.Linear(2 * grounding_heads, width),
-                }
-            )
-            nn.init.zeros_(self.grounding["out"].weight)
-            nn.init.zeros_(self.grounding["out"].bias)
         places = torch.stack([xs, ys], dim=-1).float() / (grid - 1) * 2 - 1  # [cells, 2] in [-1, 1]
         self.register_buffer("cell_places", places, persistent=False)
         self.norm = nn.LayerNorm(width)
         self.head = nn.Linear(width, 1)
-        # the relation term: each word finds its object over the cells (a soft-argmax per head, as `grounding`), reads
-        # from its own state which side of the others that object should be on, and the verdict gains the agreement
-        # of the two: sum over words and heads of side . place, with the sides centred over the caption so that
-        # moving the whole scene changes nothing. "Which of two objects is left of the other" becomes one bilinear
-        # comparison instead of a three-way interaction that the layers never learnt (docs/shapes-model.md, session 8)
-        # With a reader, the query and the side are read from what the reader adds, where a linear head finds each
-        # object's shape, colour and side exactly (training/caption_reader.py): the term then learns from its first
-        # step. From the encoder's mixed word states it stayed dormant (side and query weights hardly moved in 200
-        # steps: neither gets a gradient until the other is of use).
+        # the relation term: each word finds its object over the cells (a soft-argmax per head, as keypoint networks
+        # read positions), reads from its own state which side of the others that object should be on, and the
+        # verdict gains the agreement of the two: sum over words and heads of side . place, with the sides centred
+        # over the caption so that moving the whole scene changes nothing. "Which of two objects is left of the other"
+        # becomes one bilinear comparison instead of a three-way interaction that the layers never learnt
+        # (docs/shapes-model.md). With a reader, the query and the side are read from what the reader adds, where a
+        # linear head finds each object's shape, colour and side exactly (training/caption_reader.py): the term then
+        # learns from its first step. From the encoder's mixed word states it stayed dormant (side and query weights
+        # hardly moved in 200 steps: neither gets a gradient until the other is of use).
         self.relation = None
         if relation_heads:
             said = word_dim if caption_reader else width
@@ -176,8 +160,6 @@ class LatentCritic(ModelMixin, ConfigMixin):
         words = self.word_in(words) + self.token_type[2]
         if self.word_order is not None:
             words = words + self.word_order[:, : words.shape[1]]
-        if self.grounding is not None:
-            words = words + self.where_words_look(words, cells)
         summary = self.token_type[0].expand(batch, 1, -1)
         tokens = torch.cat([summary, cells, words], dim=1)
         padding = torch.cat([mask.new_zeros(batch, 1 + cells.shape[1], dtype=torch.bool), ~mask.bool()], dim=1)
@@ -210,12 +192,6 @@ class LatentCritic(ModelMixin, ConfigMixin):
         key = layers["key"](cells).view(batch, cells.shape[1], heads, -1).transpose(1, 2)
         looks = torch.softmax(query @ key.transpose(-1, -2) / query.shape[-1] ** 0.5, dim=-1)  # [B, heads, T, cells]
         return looks @ self.cell_places.to(looks.dtype)
-
-    def where_words_look(self, words: torch.Tensor, cells: torch.Tensor) -> torch.Tensor:
-        batch, length, _ = words.shape
-        heads = self.config.grounding_heads
-        places = self.where_they_look(self.grounding, heads, words, cells)
-        return self.grounding["out"](places.transpose(1, 2).reshape(batch, length, 2 * heads))
 
     def relation_agreement(self, cells: torch.Tensor, words: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """Sum over words and heads of (the side a word asks for) . (where it finds its object), [B]."""
@@ -272,8 +248,9 @@ class JudgePanel(ModelMixin, ConfigMixin):
     @register_to_config
     def __init__(self, judges: tuple[tuple[str, dict], ...] = (), raw_scales: tuple[float, ...] = ()):
         super().__init__()
-        # not `self.judges`: diffusers resolves an attribute named like a config entry to the config value
-        self.members = nn.ModuleList([judge_classes()[name](**config) for name, config in judges])
+        # not `self.judges`: diffusers resolves an attribute named like a config entry to the config value;
+        # from_config ignores, with a warning, a setting the judge no longer takes (saved by an older version)
+        self.members = nn.ModuleList([judge_classes()[name].from_config(config) for name, config in judges])
 
     @classmethod
     def of(cls, critics: list[nn.Module], raw_scales: tuple[float, ...] = ()) -> JudgePanel:

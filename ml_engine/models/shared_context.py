@@ -1,11 +1,11 @@
 """Cross-attention over a context with one row per distinct caption, shared by the batch rows that read it.
 
-Ranked sampling denoises 8 candidates of an image under guidance: 16 batch rows that read only two token-state rows
-(the prompt's and the empty caption's), and every cross-attention layer projected all 16 into keys and values, the
-same two rows eight times. With `context_rows` (a batch row -> its row of the context, passed to the UNet as a
-cross-attention kwarg) a layer projects each distinct row once and gathers: 3.1 of a 34 ms UNet call at batch 16 in
-bf16, and most of it at the evaluation's 1,024 rows (docs/shapes-model.md, session 15). Without `context_rows` it is
-diffusers' AttnProcessor2_0, unchanged.
+Ranked sampling denoises k candidates of an image under guidance: 2k batch rows that read only two token-state rows
+(the prompt's and the empty caption's), and every cross-attention layer would project all 2k into keys and values,
+the same two rows k times. With `context_rows` (a batch row -> its row of the context, passed to the UNet as a
+cross-attention kwarg) a layer projects each distinct row once and gathers: for v4 at 8 candidates, 3.1 of a 34 ms
+UNet call at batch 16 in bf16, and most of it at the evaluation's 1,024 rows (docs/shapes-model.md). Without
+`context_rows` it is diffusers' AttnProcessor2_0, unchanged.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ Only safetensors weights are accepted: nothing is unpickled.
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from pathlib import Path
@@ -43,21 +44,32 @@ def _refuse_pickles(folder: Path) -> None:
         raise ValueError(f"refusing to load pickle-format weights: {', '.join(str(p) for p in pickles[:3])}")
 
 
+def _refuse_unknown_components(folder: Path, index: dict, pipeline_class: type) -> None:
+    """diffusers drops a saved component that the pipeline does not take, with a warning; the model would then draw
+    without it. Settings it does not take (0 or null, as an older version saved them) are only warned about."""
+    takes = inspect.signature(pipeline_class.__init__).parameters
+    unknown = [
+        name
+        for name, value in index.items()
+        if name not in takes and isinstance(value, list) and len(value) == 2 and all(isinstance(v, str) for v in value)
+    ]
+    if unknown:
+        raise ValueError(f"{folder}: {pipeline_class.__name__} has no component {', '.join(unknown)}")
+
+
 def load_pipeline(name_or_path: str | os.PathLike | None = None, device: str = "cpu", dtype: torch.dtype | None = None):
     folder = resolve_model(name_or_path)
     _refuse_pickles(folder)
     with open(folder / "model_index.json") as f:
-        class_name = json.load(f).get("_class_name")
-    if class_name == "ShapesDiffusionPipeline":
-        from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
-
-        pipe = ShapesDiffusionPipeline.from_pretrained(folder, use_safetensors=True)
-        pipe.model_name = folder.name
-        return pipe.to(device)
-    if class_name == "ShapesGANPipeline":
-        from ml_engine.pipelines.gan import ShapesGANPipeline
-
-        pipe = ShapesGANPipeline.from_pretrained(folder, use_safetensors=True)
+        index = json.load(f)
+    class_name = index.get("_class_name")
+    if class_name in ("ShapesDiffusionPipeline", "ShapesGANPipeline"):
+        if class_name == "ShapesDiffusionPipeline":
+            from ml_engine.pipelines.shapes import ShapesDiffusionPipeline as pipeline_class
+        else:
+            from ml_engine.pipelines.gan import ShapesGANPipeline as pipeline_class
+        _refuse_unknown_components(folder, index, pipeline_class)
+        pipe = pipeline_class.from_pretrained(folder, use_safetensors=True)
         pipe.model_name = folder.name
         return pipe.to(device)
     from ml_engine.pipelines.diffusers_adapter import DiffusersTextToImage

@@ -3,7 +3,7 @@
 A schedule is a tuple of stages (keep, after_step): after `after_step` sampler steps the critic judges each
 image's candidates on their predicted x0 and only its best `keep` go on. "8@1,2@3,1@5" on 16 candidates denoises
 16 for one step, 8 for two more, 2 for two more, and finishes one. The first steps fix the layout, so an early
-verdict is nearly as good as a late one, and the time saved buys more candidates (docs/shapes-model.md, session 12).
+verdict is nearly as good as a late one, and the time saved buys more candidates (docs/shapes-model.md).
 The empty schedule ranks the finished latents. Written as text in configs and on the command line.
 """
 

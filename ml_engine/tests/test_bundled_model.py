@@ -16,7 +16,7 @@ def test_the_default_model_is_bundled_as_small_safetensors_files():
     assert {p.parent.name for p in weights} == {"unet", "autoencoder", "critic"}
     assert not [p for p in files if p.suffix in {".bin", ".pt", ".pth", ".ckpt", ".pkl"}]
     # 22 MB of it is the critic: the GAN's discriminator (7.6 MB) and critic v9's relation and count terms (14.7 MB,
-    # 10 MB of that its frozen caption reader) ranking together (docs/shapes-model.md, sessions 12 and 13)
+    # 10 MB of that its frozen caption reader) ranking together (docs/shapes-model.md)
     assert sum(p.stat().st_size for p in files) < 60 * 1024 * 1024
 
 
@@ -33,15 +33,14 @@ def test_the_default_model_generates_a_64px_image_with_progress():
         "a red circle to the left of a blue square", seed=0, num_inference_steps=4, callback_on_step_end=steps.append
     )
     assert result.images[0].size == (64, 64) and len(steps) == 4
-    # it ships ranked sampling, the candidates pruned to the best after 4 steps (docs/shapes-model.md, session 12),
-    # judged by the discriminator and critic v9's relation and count terms (session 13) added raw; 10 candidates and
-    # the terms x 3 since session 16
+    # v4 ships ranked sampling: 10 candidates pruned to the best after 4 steps, judged by the GAN's discriminator and
+    # critic v9's relation and count terms added raw, x 3 (docs/shapes-model.md)
     assert pipe.candidates == 10 and pipe.pruning == ((1, 4),) and pipe.critic is not None
     discriminator, critic = pipe.critic.members
     assert critic.config.judged_by == "relation+count" and critic.count is not None
     assert tuple(pipe.critic.config.raw_scales) == (0.0, 3.0)
-    # the candidates' steps run in bf16 where it pays, the kept image is finished in float32 (session 15)
-    assert pipe.bf16_candidates and pipe.unguided_steps == 0 and not pipe.guidance_distilled
+    # the candidates' steps run in bf16 where it pays, the kept image is finished in float32
+    assert pipe.bf16_candidates and pipe.default_steps == 8
 
 
 def test_the_bundled_models_ship_the_alignment_their_evaluation_measured():

@@ -184,8 +184,8 @@ def test_log_run_records_a_run_trained_without_mlflow(tmp_path, monkeypatch):
 
     monkeypatch.setattr("ml_engine.tracking.DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "")  # empty: the local default; restored after the test
-    config = tmp_path / "leg.json"
-    config.write_text(json.dumps({"kind": "diffusion", "name": "gpu-leg", "experiment": "test-offline"}))
+    config = tmp_path / "gpu-run.json"
+    config.write_text(json.dumps({"kind": "diffusion", "name": "gpu-run", "experiment": "test-offline"}))
     earlier = {"step": 3600, "images": 1000, "overall": 0.5}  # the curve of the model it continued from
     summary = {
         "images_seen_before": 1000,
@@ -202,7 +202,7 @@ def test_log_run_records_a_run_trained_without_mlflow(tmp_path, monkeypatch):
     )
     client = MlflowClient(tracking_uri=mlflow.get_tracking_uri())
     (run,) = client.search_runs([client.get_experiment_by_name("test-offline").experiment_id])
-    assert run.info.run_name == "gpu-leg" and run.data.tags["note"] == "h200"
+    assert run.info.run_name == "gpu-run" and run.data.tags["note"] == "h200"
     history = client.get_metric_history(run.info.run_id, "eval/overall")
     assert [(m.step, m.value) for m in history] == [(100, 0.6), (200, 0.7)]
     assert [m.step for m in client.get_metric_history(run.info.run_id, "loss")] == [25, 50]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ml_engine import pipeline_cmd
+from ml_engine.cli import pipeline_cmd
 from ml_engine.models.gan import GANDiscriminator, GANGenerator, sentence_embedding
 from ml_engine.pipelines import load_pipeline
 from ml_engine.pipelines.base import GenerationCancelled

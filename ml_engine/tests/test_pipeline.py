@@ -94,6 +94,38 @@ def test_pickle_weights_are_refused(tiny_pipeline_dir, tmp_path):
         load_pipeline(folder)
 
 
+def test_a_folder_with_a_component_the_pipeline_does_not_take_is_refused_and_old_settings_are_not(
+    tiny_pipeline_dir, tmp_path
+):
+    """diffusers would drop the component and draw without it; a setting saved as 0 or null changes nothing."""
+    import json
+    import shutil
+
+    folder = tmp_path / "extra"
+    shutil.copytree(tiny_pipeline_dir, folder)
+    index = json.loads((folder / "model_index.json").read_text())
+    (folder / "model_index.json").write_text(json.dumps({**index, "unguided_steps": 0, "reader": [None, None]}))
+    assert load_pipeline(folder).default_steps == index["default_steps"]
+    extra = {**index, "reader": ["ml_engine.models.caption_reader", "CaptionReader"]}
+    (folder / "model_index.json").write_text(json.dumps(extra))
+    with pytest.raises(ValueError, match="has no component reader"):
+        load_pipeline(folder)
+
+
+def test_a_unet_that_takes_more_than_its_latents_and_timestep_is_refused(tiny_pipeline):
+    from diffusers import UNet2DConditionModel
+
+    from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
+
+    config = {k: v for k, v in tiny_pipeline.unet.config.items() if not k.startswith("_")}
+    for extra in ({"in_channels": config["in_channels"] + 2}, {"time_cond_proj_dim": 64}):
+        unet = UNet2DConditionModel.from_config({**config, **extra})
+        with pytest.raises(ValueError, match="the UNet must take"):
+            ShapesDiffusionPipeline(
+                tiny_pipeline.autoencoder, unet, tiny_pipeline.scheduler, text_encoder=tiny_pipeline.text
+            )
+
+
 def test_unknown_model_names_say_what_exists():
     with pytest.raises(FileNotFoundError, match="no model 'nope'"):
         resolve_model("nope")

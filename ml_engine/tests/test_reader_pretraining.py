@@ -1,11 +1,10 @@
-"""Pre-training the caption reader: captions say where each object is named, word pieces get that object's
-attributes, a short run learns them, and a diffusion run can start from the reader and keep it frozen."""
+"""Pre-training the critic's caption reader: captions say where each object is named, word pieces get that object's
+attributes, and a short run learns them."""
 
 import dataclasses
 
 import numpy as np
 import pytest
-import torch
 
 from ml_engine.config import CaptionReaderConfig
 from ml_engine.data.captions import SHAPE_WORDS, Item, Requirement, caption_parts, training_requirement
@@ -76,15 +75,11 @@ def tiny_reader_config(tmp_path, **overrides) -> CaptionReaderConfig:
     return dataclasses.replace(CaptionReaderConfig(), **{**fields, **overrides})
 
 
-def test_a_short_run_learns_the_attributes_and_a_diffusion_run_keeps_the_reader_frozen(tmp_path):
+def test_a_short_run_learns_the_attributes(tmp_path):
     import json
 
     from ml_engine.models.caption_reader import CaptionReader
-    from ml_engine.pipelines import load_pipeline
-    from ml_engine.tests.test_training import tiny_autoencoder_config, tiny_diffusion_config
-    from ml_engine.training.autoencoder import train_autoencoder
     from ml_engine.training.caption_reader import train_caption_reader
-    from ml_engine.training.diffusion import train_diffusion
 
     output = train_caption_reader(tiny_reader_config(tmp_path))
     with open(f"{output}/training.json") as f:
@@ -95,12 +90,3 @@ def test_a_short_run_learns_the_attributes_and_a_diffusion_run_keeps_the_reader_
     assert summary["added_norm"] > 1.0  # the heads read what the reader adds, so it must add something
     reader = CaptionReader.from_pretrained(output, use_safetensors=True)
     assert reader.project.weight.abs().sum() > 0
-
-    autoencoder = train_autoencoder(tiny_autoencoder_config(tmp_path, max_steps=10))
-    config = tiny_diffusion_config(
-        tmp_path, autoencoder, max_steps=10, caption_reader_from=output, caption_reader_lr_scale=0.0,
-        output_dir=str(tmp_path / "dm"),
-    )  # fmt: skip
-    kept = load_pipeline(train_diffusion(config)).caption_reader
-    for name, weight in reader.state_dict().items():
-        assert torch.equal(kept.state_dict()[name], weight), name

@@ -1,6 +1,6 @@
-"""Which sampler steps run classifier-free guidance's two UNet passes (a guidance interval: `unguided_steps`), which
-run in bfloat16 (`bf16_candidates`: the candidates' steps before the last pruning), and the negative prompt's
-states, encoded once and kept between calls."""
+"""How many UNet rows each sampler step runs (two passes under classifier-free guidance, one without), which steps run
+in bfloat16 (`bf16_candidates`: the candidates' steps before the last pruning), and the negative prompt's states,
+encoded once and kept between calls."""
 
 import pytest
 import torch
@@ -21,34 +21,24 @@ def spy_on_the_unet(pipe, monkeypatch) -> list[tuple[int, bool]]:
     """The (batch rows, bf16) of every UNet call the sampler makes."""
     calls, runner = [], pipe.unet_runner
 
-    def spy(latents, t, states, mask, recorder=None, guidance=None, bf16=False, **options):
+    def spy(latents, t, states, mask, recorder=None, bf16=False, **options):
         calls.append((latents.shape[0], bf16))
-        return runner(latents, t, states, mask, recorder, guidance, bf16, **options)
+        return runner(latents, t, states, mask, recorder, bf16, **options)
 
     monkeypatch.setattr(type(pipe), "unet_runner", property(lambda self: spy))
     return calls
 
 
-def test_the_first_unguided_steps_run_one_pass_and_the_rest_two(pipe, monkeypatch):
+def test_guidance_runs_two_passes_every_step_and_a_scale_of_one_runs_one(pipe, monkeypatch):
     calls = spy_on_the_unet(pipe, monkeypatch)
-    guided = pipe(["a red circle"], **OPTIONS)
-    assert [rows for rows, _ in calls] == [8, 8, 2, 2]  # 4 candidates, then the best one; two passes each step
+    guided = pipe(["a red circle", "two squares"], return_attention=True, **OPTIONS)
+    assert [rows for rows, _ in calls] == [16, 16, 4, 4]  # 4 candidates, then the best one; two passes each step
+    assert [a.words[-1] for a in guided.attention] == ["circle", "squares"]  # the prompts' rows were recorded
     calls.clear()
-    pipe.register_to_config(unguided_steps=1)
-    interval = pipe(["a red circle", "two squares"], return_attention=True, **OPTIONS)
-    assert [rows for rows, _ in calls] == [8, 16, 4, 4]  # the first step: the prompts' rows alone
-    assert [a.words[-1] for a in interval.attention] == ["circle", "squares"]  # the prompts' rows were recorded
-    first = pipe(["a red circle"], **OPTIONS)
-    assert not torch.equal(first.images, guided.images)  # the first step's guidance shapes the image
-    pipe.register_to_config(unguided_steps=0, guided_steps=2)  # guidance for the first two steps only
-    calls.clear()
-    early = pipe(["a red circle", "two squares"], return_attention=True, **OPTIONS)
-    assert [rows for rows, _ in calls] == [16, 16, 2, 2]  # after them, the prompts' rows alone
-    assert [a.words[-1] for a in early.attention] == ["circle", "squares"]
-    assert "guided from step 1 to step 2" in pipe.sampler_name
-    pipe.register_to_config(unguided_steps=4, guided_steps=0)
-    assert torch.equal(pipe(["a red circle"], **OPTIONS).images, pipe(["a red circle"], guidance_scale=1.0,
-                                                                      **OPTIONS).images)  # fmt: skip
+    plain = pipe(["a red circle", "two squares"], guidance_scale=1.0, return_attention=True, **OPTIONS)
+    assert [rows for rows, _ in calls] == [8, 8, 2, 2]  # the prompts' rows alone
+    assert [a.words[-1] for a in plain.attention] == ["circle", "squares"]
+    assert not torch.equal(plain.images, guided.images)
 
 
 def test_only_the_candidates_steps_before_the_last_pruning_run_in_bf16(pipe, monkeypatch):
@@ -77,11 +67,11 @@ def test_bf16_steps_traced_match_them_run_eagerly(pipe):
     assert any(key[1] for key in traces) and all(trace is not None for trace in traces.values())
 
 
-def test_the_guidance_interval_and_bf16_steps_are_saved_with_the_model(pipe, tmp_path):
-    pipe.register_to_config(unguided_steps=1, bf16_candidates=True)
+def test_bf16_steps_are_saved_with_the_model(pipe, tmp_path):
+    pipe.register_to_config(bf16_candidates=True)
     pipe.save_pretrained(tmp_path, safe_serialization=True)
     loaded = ShapesDiffusionPipeline.from_pretrained(tmp_path, text_encoder=pipe.text)
-    assert loaded.unguided_steps == 1 and loaded.bf16_candidates
+    assert loaded.bf16_candidates
 
 
 def test_a_negative_prompt_is_encoded_once_and_kept(pipe, monkeypatch):

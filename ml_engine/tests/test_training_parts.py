@@ -1,15 +1,17 @@
-"""The pieces a training run is made of: the learning-rate clock, EMA weights, caption states on an
-accelerator and the scene pool's parallel rendering."""
+"""The pieces a training run is made of: the learning-rate clock and parameter groups, min-SNR loss weights, EMA
+weights, caption states on an accelerator and the scene pool's parallel rendering."""
 
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
+from ml_engine.config import CriticConfig
 from ml_engine.data.render import render
 from ml_engine.data.scene import sample_scene
 from ml_engine.text.cache import CaptionStateCache, DeviceCaptionStates
 from ml_engine.training import data as training_data
-from ml_engine.training.common import EMA, lr_at, schedule_step
+from ml_engine.training.common import EMA, lr_at, schedule_step, set_scheduled_lr
 
 
 def test_schedule_runs_by_steps_unless_told_to_run_by_time():
@@ -107,20 +109,28 @@ def test_pool_rendering_in_worker_processes_matches_rendering_inline(monkeypatch
     assert np.array_equal(rendered, inline)
 
 
-def test_min_snr_floor_raises_only_the_high_noise_weights():
+def test_a_parameter_group_can_learn_faster_than_the_rest():
+    config = CriticConfig(lr=1e-3, warmup_steps=0, max_steps=100, min_lr_ratio=0.1)
+    optimizer = torch.optim.AdamW(
+        [{"params": [nn.Parameter(torch.zeros(1))]}, {"params": [nn.Parameter(torch.zeros(1))], "lr_scale": 3.0}]
+    )
+    base = set_scheduled_lr(optimizer, config, 40, started=0.0)
+    assert base == pytest.approx(lr_at(40, 1e-3, 0, 100, 0.1))
+    assert [g["lr"] for g in optimizer.param_groups] == pytest.approx([base, 3 * base])
+
+
+def test_min_snr_weights_clip_the_x0_weight_at_gamma_for_a_v_target():
     from ml_engine.schedulers import min_snr_weights, training_scheduler
 
     scheduler = training_scheduler(1000, "squaredcos_cap_v2", "v_prediction")
     t = torch.tensor([100, 500, 900, 999])
-    plain = min_snr_weights(scheduler, t, 5.0, "v_prediction")
-    floored = min_snr_weights(scheduler, t, 5.0, "v_prediction", floor=1.0)
+    weights = min_snr_weights(scheduler, t, 5.0, "v_prediction")
     alpha_bar = scheduler.alphas_cumprod[t]
     snr = alpha_bar / (1 - alpha_bar)
-    # by hand: x0-space weight clamp(SNR, 1, 5), over SNR + 1 for a v target
-    assert torch.allclose(floored, snr.clamp(1.0, 5.0) / (snr + 1))
-    assert plain[3] < 1e-6 and floored[3] == pytest.approx(1.0, abs=1e-6)  # the first sampling step's noise level
-    assert floored[0] == plain[0]  # low noise (SNR > 1): unchanged
-    assert torch.all(floored >= plain)
+    # by hand: x0-space weight min(SNR, 5), over SNR + 1 for a v target
+    assert torch.allclose(weights, snr.clamp(max=5.0) / (snr + 1))
+    assert weights[3] < 1e-6  # the noisiest step weighs almost nothing
+    assert torch.equal(min_snr_weights(scheduler, t, 0.0, "v_prediction"), torch.ones(4))  # gamma 0: unweighted
 
 
 def test_after_step_evaluates_checkpoints_and_stops_on_schedule():

@@ -59,34 +59,3 @@ def test_a_run_continued_with_more_layers_starts_from_the_deepened_unet(tmp_path
         assert torch.equal(
             same(latents, torch.tensor([5, 700]), words).sample, deeper(latents, torch.tensor([5, 700]), words).sample
         )
-
-
-def test_coordinates_start_as_a_no_op_then_learn_and_a_plain_unet_gets_none():
-    from ml_engine.models.unet import add_coordinates, with_coordinates
-
-    unet = tiny_unet().eval()
-    placed = add_coordinates(unet).eval()
-    latents, t, words = inputs()
-    assert torch.equal(with_coordinates(latents, unet), latents)
-    with torch.no_grad():
-        assert torch.equal(unet(latents, t, words).sample, placed(with_coordinates(latents, placed), t, words).sample)
-    grid = with_coordinates(latents, placed)[:, 16:]
-    assert grid.shape == (3, 2, 8, 8) and grid[0, 0, 0, 0] == -1 and grid[0, 0, 0, -1] == 1  # x grows to the right
-    assert grid[0, 1, 0, 0] == -1 and grid[0, 1, -1, 0] == 1  # y grows downwards, as in the image
-    placed.train()
-    placed(with_coordinates(latents, placed), t, words).sample.pow(2).mean().backward()
-    assert placed.conv_in.weight.grad[:, 16:].abs().sum() > 0  # their weights start at zero, not frozen there
-    with pytest.raises(ValueError, match="already takes"):
-        add_coordinates(placed)
-
-
-def test_a_pipeline_samples_with_a_unet_that_takes_coordinates(tmp_path):
-    from ml_engine.models.unet import add_coordinates
-    from ml_engine.pipelines import load_pipeline
-    from ml_engine.pipelines.tiny import save_tiny_pipeline
-
-    pipe = load_pipeline(save_tiny_pipeline(str(tmp_path / "tiny")))
-    before = pipe("a red circle to the left of a blue square", seed=3, num_inference_steps=2, output_type="pt")
-    pipe.unet = add_coordinates(pipe.unet)
-    after = pipe("a red circle to the left of a blue square", seed=3, num_inference_steps=2, output_type="pt")
-    assert torch.allclose(before.images, after.images, atol=1e-5)  # the same function, now told where each cell is

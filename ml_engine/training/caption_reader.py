@@ -1,14 +1,14 @@
-"""Pre-train the diffusion model's CaptionReader on captions alone: each object's words learn its attributes.
+"""Pre-train the critic's CaptionReader on captions alone: each object's words learn its attributes.
 
-Session 9 added the reader to the trained UNet and let denoising teach it word order; denoising asked too little
-of the order, and the reader stayed near zero. Here the signal is direct. Every caption is drawn from a scene's
+Taught by a model's own loss (denoising), the reader learnt almost no word order: that loss asks too little of it.
+Here the signal is direct. Every caption is drawn from a scene's
 graph, so it is known which words name which object and what that object is. On each word piece of an object's
 noun phrase, small heads must read from what the reader adds (not from the encoder's own state) the object's
 colour, shape and size, and for a relation the side of the picture it stands on: in "a red circle to the left of
 a blue square" the pieces of "red circle" are told red, circle, left; those of "blue square" blue, square, right.
 A bag of words cannot tell "red" which shape it belongs to, nor "circle" which side it is on: the order must be
-read. Frozen afterwards (`caption_reader_from` with `caption_reader_lr_scale` 0), the reader hands the UNet
-states in which each object's words carry its binding and its side, for cross-attention to find.
+read. Frozen inside the critic afterwards (`caption_reader_from` in a critic config, models/critic.py), the reader
+hands it states in which each object's words carry its binding and its side, for its relation and count terms.
 
     python -m ml_engine train --config configs/caption-reader.json
 """

@@ -16,7 +16,7 @@ Every `eval_every` steps, on held-out scenes (a pool of another seed, without no
 how often the true caption outscores its near miss, and the share of all verdicts that are right; with
 `redrawn_model`, the same again on the held-out scenes as the model redraws them (`redrawn/...`).
 
-    python -m ml_engine train --config configs/critic.json
+    python -m ml_engine train --config configs/critic-v8-longer.json   # then critic-v9-counts.json, continued from it
 """
 
 from __future__ import annotations
@@ -232,28 +232,23 @@ def saved_critic(folder: str) -> LatentCritic:
 
 
 def continued_critic(
-    folder: str,
-    relative_bias: bool = False,
-    grounding_heads: int = 0,
-    word_positions: bool = False,
-    count_shapes: int = 0,
+    folder: str, relative_bias: bool = False, word_positions: bool = False, count_shapes: int = 0
 ) -> LatentCritic:
-    """A saved critic to train on, given the offset bias, grounding, word order or count term it lacks (the first
-    two start as no-ops, the count term nearly so; word order starts as sinusoids, models/critic.py). It is trained
-    on its whole verdict, whatever it was `judged_by` in a panel."""
+    """A saved critic to train on, given the offset bias, word order or count term it lacks (the offset bias starts
+    as a no-op, the count term nearly so; word order starts as sinusoids, models/critic.py). It is trained on its
+    whole verdict, whatever it was `judged_by` in a panel."""
     start = saved_critic(folder)
     settings = {k: v for k, v in start.config.items() if not k.startswith("_")}
     wanted = {
         **settings,
         "relative_bias": settings.get("relative_bias", False) or relative_bias,
-        "grounding_heads": max(settings.get("grounding_heads", 0), grounding_heads),
         "word_positions": settings.get("word_positions", False) or word_positions,
         "count_shapes": max(settings.get("count_shapes", 0), count_shapes),
         "judged_by": "verdict",
     }
     if wanted == settings:
         return start
-    critic = LatentCritic(**wanted)
+    critic = LatentCritic.from_config(wanted)  # a setting it no longer takes (an older version's) is ignored
     critic.load_state_dict(start.state_dict(), strict=False)  # every weight but the new ones
     return critic
 
@@ -293,7 +288,7 @@ def train_critic(config: CriticConfig) -> str:
     count_shapes = len(spec.SHAPES) if config.count_loss_weight else 0
     if config.init_from:
         folder = os.path.expanduser(config.init_from)
-        extras = (config.relative_bias, config.grounding_heads, config.word_positions, count_shapes)
+        extras = (config.relative_bias, config.word_positions, count_shapes)
         critic = continued_critic(folder, *extras).to(device).train()
     else:
         critic = LatentCritic(
@@ -301,7 +296,6 @@ def train_critic(config: CriticConfig) -> str:
             layers=config.layers,
             heads=config.heads,
             relative_bias=config.relative_bias,
-            grounding_heads=config.grounding_heads,
             word_positions=config.word_positions,
             caption_reader=bool(config.caption_reader_from),
             relation_heads=config.relation_heads,
@@ -325,7 +319,7 @@ def train_critic(config: CriticConfig) -> str:
         resume_run_id=info.get("run_id"),
         tags={"stage": "critic", **training_tags(config)},
     )
-    ema_critic = LatentCritic(**critic.config).to(device).eval()
+    ema_critic = LatentCritic.from_config(critic.config).to(device).eval()
 
     def evaluate_and_log():
         ema.copy_to(ema_critic)

@@ -8,7 +8,7 @@ normalisation. Two time-scale learning rates, Adam betas (0, 0.9). The generator
 evaluated and shipped; every `eval_every` steps it generates a fixed canonical prompt set and the
 evaluator scores it (curve in MLflow and in training.json).
 
-    python -m ml_engine train --config configs/gan.json [--device cuda] [--max-minutes M]
+    python -m ml_engine train --config configs/gan-v3.json [--device cuda] [--max-minutes M]
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Scenes as the diffusion model redraws them: labelled latents that look generated, for the critic.
 
 A critic trained only on the encoder's latents of clean renders did not transfer to the diffusion model's
-latents (docs/shapes-model.md, session 7). Here each scene's latent is noised to the sampler's step
+latents (docs/shapes-model.md). Here each scene's latent is noised to the sampler's step
 `start_step` and denoised from there by the model, without a caption (SDEdit, Meng et al., 2022). The model
 fixes the layout in its first steps, which this skips, so the objects stay where the scene graph puts them and
 the graph still labels the result. But every cell of the latent now comes from the model. Latents are cached

@@ -4,7 +4,8 @@ The MLOps loop in one command (`make pipeline`):
   1. data: render a captioned Shapes set (ml_engine.data.shapes_dataset) and fingerprint it; the
      training loops draw their scenes from the same renderer and seed, so the fingerprint names the
      data distribution a version was trained on.
-  2. autoencoder: train one (or take `--autoencoder PATH`).
+  2. autoencoder: train one (`--autoencoder-config FILE`), or take the diffusion config's (by default the shipped
+     model's, ml_engine/weights/diffusion) or `--autoencoder PATH`.
   3. diffusion: train the UNet (ml_engine.training.diffusion); MLflow + TensorBoard log as it goes;
      its run is tagged with the dataset fingerprint and the code commit, and gets the loss curve plot.
   4. evaluate: fresh canonical prompts per category (ml_engine.evaluation.tracked), logged as an
@@ -13,7 +14,7 @@ The MLOps loop in one command (`make pipeline`):
      MLflow Model Registry with alias `challenger` (never `champion`: that takes a promotion).
 
     python -m ml_engine pipeline --preset tiny --out /tmp/pipeline         # a minute on a CPU
-    python -m ml_engine pipeline --diffusion-config configs/diffusion.json --autoencoder ml_engine/weights/autoencoder
+    python -m ml_engine pipeline --diffusion-config configs/diffusion.json
 """
 
 from __future__ import annotations
@@ -310,10 +311,14 @@ def run(args) -> int:
             if value is not None:
                 setattr(diffusion, key, value)
     else:
-        diffusion = load_config(args.diffusion_config, **overrides)
+        # what the loop trains is a challenger in its own folder: never written over the bundled weights that the
+        # rebuild configs name as their output
+        diffusion = load_config(args.diffusion_config, **overrides, output_dir=os.path.join(out, "diffusion"))
         if args.autoencoder:
             diffusion.autoencoder = args.autoencoder
-        autoencoder = load_config(args.autoencoder_config) if args.autoencoder_config else None
+        autoencoder = None
+        if args.autoencoder_config:
+            autoencoder = load_config(args.autoencoder_config, output_dir=os.path.join(out, "autoencoder"))
     config = PipelineConfig(
         out=out,
         diffusion=diffusion,
