@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class Visibility(models.TextChoices):
@@ -33,7 +34,13 @@ class GenerationJob(models.Model):
     preview = models.TextField(blank=True)  # latest preview as a data: URL, for late joiners
     cancel_requested = models.BooleanField(default=False)  # the worker's step callback polls this
     error = models.TextField(blank=True)
-    attempts = models.PositiveSmallIntegerField(default=0)
+    attempts = models.PositiveSmallIntegerField(default=0)  # claims by a worker; capped (T2I_JOB_MAX_ATTEMPTS)
+    # the lease of the worker running the job (generation.leases): who (host:pid:token) and until when; the step
+    # callback renews it, and every write a worker makes is conditioned on it, so a worker that lost it stops
+    lease_owner = models.CharField(max_length=160, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # when its latest run message was sent: the reconciler sends another only when that one is gone
+    enqueued_at = models.DateTimeField(default=timezone.now)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -86,6 +93,8 @@ class GeneratedImage(models.Model):
     class Meta:
         ordering = ["-created_at", "index"]
         indexes = [models.Index(fields=["visibility", "-created_at"]), models.Index(fields=["user", "-created_at"])]
+        # exactly-once results: however often a job is delivered or retried, it has one image per index
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="generation_image_one_per_job_index")]
 
     @property
     def is_public(self) -> bool:

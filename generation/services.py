@@ -10,7 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from generation.events import event_publish, job_state_event
+from generation.leases import lease_is_live
 from generation.models import GeneratedImage, GenerationJob, Visibility
+from generation.results import job_files_delete
 from prompts.services import text_prompt_create
 
 
@@ -64,16 +66,19 @@ def generation_job_submit(
 
 @transaction.atomic
 def generation_job_cancel(*, job: GenerationJob) -> GenerationJob:
-    """A queued job is cancelled at once; a running one is flagged and stops at its next denoising step."""
+    """A queued job, or a running one whose worker is gone (its lease expired), is cancelled at once; a running
+    one is flagged and stops at its next denoising step (the reconciler ends it if its worker dies first)."""
     job = GenerationJob.objects.select_for_update().get(pk=job.pk)
     if job.is_finished:
         raise ValidationError({"status": f"the job has already {job.status}"})
     job.cancel_requested = True
     fields = ["cancel_requested"]
-    if job.status == GenerationJob.Status.QUEUED:
+    if job.status == GenerationJob.Status.QUEUED or not lease_is_live(job):
         job.status = GenerationJob.Status.CANCELLED
         job.finished_at = timezone.now()
-        fields += ["status", "finished_at"]
+        job.lease_owner, job.lease_expires_at = "", None
+        fields += ["status", "finished_at", "lease_owner", "lease_expires_at"]
+        transaction.on_commit(lambda: job_files_delete(job=job))
         transaction.on_commit(lambda: event_publish(job=job, event=job_state_event(job)))
     job.save(update_fields=fields)
     return job

@@ -5,7 +5,7 @@ Each app's urls.py holds `urlpatterns` (pages) and `api_urlpatterns` (REST), mou
 
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import urls as accounts_urls
 from feedback import urls as feedback_urls
@@ -18,7 +18,7 @@ api_patterns = [
     path("", include(feedback_urls.api_urlpatterns)),
     path("", include(modelops_urls.api_urlpatterns)),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
 ]
 
 urlpatterns = [

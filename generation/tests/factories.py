@@ -3,6 +3,7 @@ import numpy as np
 from django.core.files.base import ContentFile
 from PIL import Image
 
+from generation.leases import lease_expiry
 from generation.models import GeneratedImage, GenerationJob, Visibility
 from generation.pngs import png_bytes
 from prompts.tests.factories import TextPromptFactory
@@ -17,6 +18,13 @@ class GenerationJobFactory(factory.django.DjangoModelFactory):
     model_version = factory.SelfAttribute("prompt.model_version")
     total_steps = factory.LazyAttribute(lambda job: job.prompt.steps * job.prompt.num_images)
     status = GenerationJob.Status.QUEUED
+    # a running job is a worker's: it holds a live lease (pass an expired one for a job whose worker died)
+    lease_owner = factory.LazyAttribute(
+        lambda job: "factory-host:1:0" if job.status == GenerationJob.Status.RUNNING else ""
+    )
+    lease_expires_at = factory.LazyAttribute(
+        lambda job: lease_expiry() if job.status == GenerationJob.Status.RUNNING else None
+    )
 
 
 class SucceededJobFactory(GenerationJobFactory):

@@ -27,9 +27,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "channels",
     "accounts",
     "prompts",
@@ -47,6 +47,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "t2i_site.urls"
@@ -96,7 +97,16 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "accounts.passwords.RevokeApiKeysOnPasswordChange"},  # Django's hook after every password change
 ]
+# Argon2id first (memory-hard); older hashes still verify and are upgraded at the next sign-in
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+T2I_TOKEN_TTL_DAYS = env_int("T2I_TOKEN_TTL_DAYS", 30, minimum=1)  # keys made by POST /api/auth/token/
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -121,23 +131,67 @@ if S3_BUCKET:
         },
     }
 else:
-    _default_storage = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": MEDIA_ROOT}}
+    # overwrite: an image's key is fixed by its job and index, so a retried save replaces its file (S3 does too)
+    _default_storage = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT, "allow_overwrite": True},
+    }
 STORAGES = {
     "default": _default_storage,
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
+# Jobs that survive failures (README): a running job holds a lease that its step callback renews; the
+# reconciler (Celery beat in the server mode, a thread of runstudio in the embedded mode) requeues jobs whose
+# message or worker is gone. A lease must outlast the longest model load and the longest gap between two steps.
+T2I_JOB_TIME_LIMIT_S = env_int("T2I_JOB_TIME_LIMIT_S", 600, minimum=1)  # one attempt; checked at every step
+T2I_JOB_LEASE_S = env_float("T2I_JOB_LEASE_S", 60.0, minimum=1.0)
+T2I_JOB_MAX_ATTEMPTS = env_int("T2I_JOB_MAX_ATTEMPTS", 3, minimum=1)
+T2I_RECONCILE_INTERVAL_S = env_float("T2I_RECONCILE_INTERVAL_S", 15.0, minimum=0.1)
+T2I_RECONCILE_QUEUED_AFTER_S = env_float("T2I_RECONCILE_QUEUED_AFTER_S", 30.0, minimum=0.0)
+T2I_TRANSIENT_RETRY_S = env_float("T2I_TRANSIENT_RETRY_S", 120.0, minimum=0.0)  # database or storage outage
+# Redis hands an unacked message to another worker only after this long: longer than any job may run, so a
+# running job's message is never delivered twice while it runs (a dead worker's job comes back by its lease)
+T2I_BROKER_VISIBILITY_TIMEOUT_S = env_int("T2I_BROKER_VISIBILITY_TIMEOUT_S", T2I_JOB_TIME_LIMIT_S + 600, minimum=1)
+if T2I_BROKER_VISIBILITY_TIMEOUT_S <= T2I_JOB_TIME_LIMIT_S + T2I_JOB_LEASE_S:
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured(
+        f"T2I_BROKER_VISIBILITY_TIMEOUT_S={T2I_BROKER_VISIBILITY_TIMEOUT_S} must exceed "
+        f"T2I_JOB_TIME_LIMIT_S + T2I_JOB_LEASE_S ({T2I_JOB_TIME_LIMIT_S + T2I_JOB_LEASE_S:g})"
+    )
+
 REDIS_URL = env_str("REDIS_URL", None)
 T2I_GPU_QUEUE = env_str("T2I_GPU_QUEUE", "gpu")
-CELERY_TASK_ROUTES = {"generation.tasks.*": {"queue": T2I_GPU_QUEUE}, "modelops.tasks.*": {"queue": T2I_GPU_QUEUE}}
+# the reconciler's own queue: a small CPU worker (compose's `scheduler`) serves it, never blocked behind jobs
+T2I_CONTROL_QUEUE = env_str("T2I_CONTROL_QUEUE", "studio-control")
+CELERY_TASK_ROUTES = {
+    "generation.tasks.generation_jobs_reconcile": {"queue": T2I_CONTROL_QUEUE},
+    "generation.tasks.*": {"queue": T2I_GPU_QUEUE},
+    "modelops.tasks.*": {"queue": T2I_GPU_QUEUE},
+}
 CELERY_TASK_DEFAULT_QUEUE = T2I_GPU_QUEUE
 CELERY_TASK_IGNORE_RESULT = True  # the database holds every job's state, not the result backend
-CELERY_TASK_ACKS_LATE = True
-CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_TASK_ACKS_LATE = True  # a message goes only once its job has ended (or was found not to want running)
+CELERY_TASK_REJECT_ON_WORKER_LOST = True  # prefork: a killed child's message goes back at once
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1  # one generation at a time per worker; the queue stays fair
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# a broker outage must not stop a running job: it ends, writes its result to the database, and the message's
+# late ack is lost at worst (the redelivered message then finds the job finished and is dropped)
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-jobs": {
+        "task": "generation.tasks.generation_jobs_reconcile",
+        "schedule": T2I_RECONCILE_INTERVAL_S,
+        "options": {"expires": T2I_RECONCILE_INTERVAL_S},  # a late run is superseded by the next one
+    }
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 if REDIS_URL:
+    # throttle counters must be shared by every web process
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
     CELERY_BROKER_URL = REDIS_URL
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": T2I_BROKER_VISIBILITY_TIMEOUT_S}
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -171,7 +225,6 @@ T2I_DEFAULT_MODEL = env_str("T2I_DEFAULT_MODEL", "diffusion")
 # bootstrap offers every model bundled under ml_engine/weights (diffusion, gan) and registers the others in MLflow
 T2I_BOOTSTRAP_BUNDLED = env_bool("T2I_BOOTSTRAP_BUNDLED", True)
 T2I_DEVICE = env_str("T2I_DEVICE", "cpu")
-T2I_JOB_TIME_LIMIT_S = env_int("T2I_JOB_TIME_LIMIT_S", 600, minimum=1)
 # MLOps: the MLflow store (unset: ml_engine's local SQLite store under data/mlflow), the registered model,
 # where workers keep hash-checked copies of registry versions, the promotion gate and the evaluation job.
 MLFLOW_TRACKING_URI = env_str("MLFLOW_TRACKING_URI", None)
@@ -189,9 +242,21 @@ T2I_DEMO_PASSWORD = env_str("T2I_DEMO_PASSWORD", "studio-demo")
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "rest_framework.throttling.AnonRateThrottle",
+        "rest_framework.throttling.UserRateThrottle",
+    ],
+    # rates: N/s, N/m, N/h or N/d; the sign-in ones guard password hashes, the others the API as a whole
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("T2I_API_RATE_ANON", "120/m"),
+        "user": env_str("T2I_API_RATE_USER", "600/m"),
+        "signin-ip": env_str("T2I_SIGNIN_RATE_IP", "30/h"),
+        "signin-username": env_str("T2I_SIGNIN_RATE_USERNAME", "10/h"),
+        "signup-ip": env_str("T2I_SIGNUP_RATE_IP", "10/h"),
+    },
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "t2i_site.api.exception_handler",
@@ -207,6 +272,24 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+}
+
+# Content-Security-Policy (django-csp): scripts and styles from this origin only, never inline; images may be data:
+# URLs (live previews, attention maps) or blobs; WebSockets to this host. Swagger UI's init script is a file too.
+_CSP_SELF = "'self'"
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [_CSP_SELF],
+        "script-src": [_CSP_SELF],
+        "style-src": [_CSP_SELF],
+        "img-src": [_CSP_SELF, "data:", "blob:"],  # image files are served through /api/images/<id>/file/
+        "connect-src": [_CSP_SELF, "ws:", "wss:"],
+        "font-src": [_CSP_SELF],
+        "object-src": ["'none'"],
+        "base-uri": [_CSP_SELF],
+        "form-action": [_CSP_SELF],
+        "frame-ancestors": ["'none'"],
+    }
 }
 
 LOGGING = {

@@ -12,17 +12,23 @@ from t2i_site.settings.base import env_str
 SECRET_KEY = "test-only-secret"
 DEBUG = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost", "testserver"]
+REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/9")
+# each run gets its own test database, queue and channel prefix, so two runs (or a stale message) never cross
+_RUN = uuid.uuid4().hex[:8]
 DATABASES = {
     "default": dj_database_url.parse(env_str("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/t2i"), conn_max_age=0)
 }
-REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/9")
-# each run gets its own queue and channel prefix, so two runs (or a stale message) never cross
-_RUN = uuid.uuid4().hex[:8]
+DATABASES["default"]["TEST"] = {"NAME": f"test_t2i_{_RUN}"}
 T2I_GPU_QUEUE = f"gpu-test-{_RUN}"
+T2I_CONTROL_QUEUE = f"control-test-{_RUN}"
 CELERY_BROKER_URL = REDIS_URL
-CELERY_TASK_ROUTES = {"generation.tasks.*": {"queue": T2I_GPU_QUEUE}, "modelops.tasks.*": {"queue": T2I_GPU_QUEUE}}
+CELERY_TASK_ROUTES = {
+    "generation.tasks.generation_jobs_reconcile": {"queue": T2I_CONTROL_QUEUE},
+    "generation.tasks.*": {"queue": T2I_GPU_QUEUE},
+    "modelops.tasks.*": {"queue": T2I_GPU_QUEUE},
+}
 CELERY_TASK_DEFAULT_QUEUE = T2I_GPU_QUEUE
-CELERY_BROKER_TRANSPORT_OPTIONS = {}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": T2I_BROKER_VISIBILITY_TIMEOUT_S}  # noqa: F405
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -31,7 +37,10 @@ CHANNEL_LAYERS = {
 }
 MEDIA_ROOT = tempfile.mkdtemp(prefix="t2i-test-media-")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": MEDIA_ROOT}},
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT, "allow_overwrite": True},
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; tests do not test hashing
