@@ -44,6 +44,14 @@ def mlflow_store(tmp_path, settings):
     return uri
 
 
+@pytest.fixture(autouse=True)
+def fresh_throttles():
+    """Throttle counters live in the cache: each test starts with none spent."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def model_version(db, tiny_model_dir):
     from modelops.tests.factories import ModelVersionFactory
@@ -92,12 +100,12 @@ def api_as(db):
     """api_as(user) -> an APIClient sending `Authorization: Token <key>`; api_as(None) -> anonymous."""
     from rest_framework.test import APIClient
 
-    from accounts.services import token_get_or_create
+    from accounts.services import api_key_create
 
     def make(user):
         client = APIClient()
         if user is not None:
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token_get_or_create(user=user).key}")
+            client.credentials(HTTP_AUTHORIZATION=f"Token {api_key_create(user=user, name='test')[1]}")
         return client
 
     return make

@@ -1,5 +1,13 @@
-"""Token API: POST /api/auth/token/ {"username", "password"} -> {"token"}; GET /api/auth/me/."""
+"""Auth API: POST /api/auth/token/ {"username", "password"} -> a new API key; GET /api/auth/me/.
 
+The token endpoint makes a named, expiring API key (T2I_TOKEN_TTL_DAYS), shown once; keys made on the account
+page can live longer. Both are sent as `Authorization: Token <key>` (or `Bearer <key>`).
+"""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.authtoken.serializers import AuthTokenSerializer
@@ -7,22 +15,27 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.services import token_get_or_create
+from accounts.services import api_key_create
+from accounts.throttles import SignInIPThrottle, SignInUsernameThrottle
 
 
 class TokenObtainApi(APIView):
     permission_classes = [AllowAny]
     authentication_classes = []  # credentials are in the body; no session, so no CSRF check
+    throttle_classes = [SignInIPThrottle, SignInUsernameThrottle]  # every guess costs a full password hash
 
     @extend_schema(
         request=AuthTokenSerializer,
-        responses=inline_serializer("TokenResponse", {"token": serializers.CharField()}),
+        responses=inline_serializer(
+            "TokenResponse", {"token": serializers.CharField(), "expires_at": serializers.DateTimeField()}
+        ),
     )
     def post(self, request):
         serializer = AuthTokenSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
-        token = token_get_or_create(user=serializer.validated_data["user"])
-        return Response({"token": token.key})
+        expires_at = timezone.now() + timedelta(days=settings.T2I_TOKEN_TTL_DAYS)
+        key, raw_key = api_key_create(user=serializer.validated_data["user"], name="token", expires_at=expires_at)
+        return Response({"token": raw_key, "expires_at": key.expires_at})
 
 
 class MeApi(APIView):

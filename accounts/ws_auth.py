@@ -1,4 +1,4 @@
-"""WebSocket authentication: the session cookie, or an `Authorization: Token <key>` header on the upgrade.
+"""WebSocket authentication: the session cookie, or an API key (`Authorization: Token|Bearer <key>`) on the upgrade.
 
 Browsers always send Origin, so a cross-site page cannot ride a user's session cookie: an Origin
 outside ALLOWED_HOSTS is refused. API clients that send no Origin authenticate with a token.
@@ -13,17 +13,21 @@ from channels.security.websocket import OriginValidator
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
-from accounts.selectors import user_for_token
+from accounts.authentication import api_key_from_header
+from accounts.selectors import api_key_authenticate
+
+
+def _user_for_api_key(raw_key: str):
+    key = api_key_authenticate(raw_key=raw_key)
+    return key.user if key is not None else AnonymousUser()
 
 
 class TokenHeaderAuthMiddleware(BaseMiddleware):
     async def __call__(self, scope, receive, send):
         header = dict(scope.get("headers", [])).get(b"authorization")
-        if header:
-            scheme, _, key = header.decode("latin1").partition(" ")
-            if scheme.lower() == "token":
-                user = await database_sync_to_async(user_for_token)(key=key.strip())
-                scope = dict(scope, user=user or AnonymousUser())
+        raw_key = api_key_from_header(header.decode("latin1")) if header else None
+        if raw_key is not None:
+            scope = dict(scope, user=await database_sync_to_async(_user_for_api_key)(raw_key))
         return await super().__call__(scope, receive, send)
 
 

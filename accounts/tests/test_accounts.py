@@ -2,6 +2,7 @@
 
 import pytest
 
+from accounts.forms import TAKEN
 from accounts.models import User
 from accounts.services import user_create, user_ensure_demo
 
@@ -35,8 +36,22 @@ def test_signup_refuses_a_taken_email_and_a_weak_password(client_as, alice):
         },
     )
     errors = response.context["form"].errors
-    assert "email" in errors and "password2" in errors
+    assert "password2" in errors
+    # the taken email gets the neutral answer, which names neither field (no account enumeration)
+    assert errors["__all__"] == [TAKEN] and "email" not in errors
     assert not User.objects.filter(username="eve").exists()
+
+
+def test_signup_gives_the_same_answer_for_a_taken_username_as_for_a_taken_email(client_as, alice):
+    form = {"password1": "a long enough passphrase 42", "password2": "a long enough passphrase 42"}
+    by_name = client_as(None).post("/accounts/signup/", {"username": "ALICE", **form}).context["form"].errors
+    by_email = (
+        client_as(None)
+        .post("/accounts/signup/", {"username": "fresh", "email": "alice@example.com", **form})
+        .context["form"]
+        .errors
+    )
+    assert by_name == by_email == {"__all__": [TAKEN]}
 
 
 def test_login_and_logout(client_as, alice):
@@ -60,3 +75,13 @@ def test_demo_account_is_created_once_and_its_password_reset(db):
     assert created and not created_again and again.pk == user.pk
     again.refresh_from_db()
     assert again.check_password("two")
+
+
+def test_restarting_with_the_same_demo_password_keeps_the_demo_keys(db):
+    from accounts.services import api_key_create
+
+    user, _ = user_ensure_demo(username="demo", password="one")
+    key, _ = api_key_create(user=user, name="script")
+    user_ensure_demo(username="demo", password="one")
+    key.refresh_from_db()
+    assert key.revoked_at is None

@@ -105,6 +105,7 @@
     }, 1000);
   }
 
+  setPercent(Number(bar.getAttribute("aria-valuenow")) || 0);  // no inline style: the CSP allows none
   const initial = JSON.parse(el("job-state").textContent);
   handle(initial);
   if (finished) return;
