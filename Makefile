@@ -65,3 +65,13 @@ bench-studio: setup
 
 clean-venv:
 	rm -rf $(VENV)
+
+# The Docker stack (docker-compose.yml: web, worker, PostgreSQL, Redis, S3, MLflow) built and started on this
+# machine; up returns when every service is healthy, down stops it. deploy/compose.sh says what it reads
+# (DOCKER_IMAGES=public|debian, GPU=1, WEB_PORT, .env).
+.PHONY: compose-up compose-down
+compose-up:
+	TORCH_WHEEL="$(TORCH_WHEEL)" deploy/compose.sh up
+
+compose-down:
+	deploy/compose.sh down
