@@ -3,7 +3,8 @@
 A registered version is a diffusers `save_pretrained` folder (safetensors weights plus JSON configs)
 logged as plain run artifacts and registered from that artifact URI: nothing is pickled, neither
 the weights nor a pyfunc wrapper. Each version carries tags that let a caller use it without
-loading torch: the folder's SHA-256 (`sha256`, checked on every fetch), supported sizes, default
+loading torch: the folder's SHA-256 (`sha256`, checked on every fetch against the hash the caller pinned),
+supported sizes, default
 steps and guidance, sampler, and the alignment scores of its latest evaluation (`eval.<category>`).
 `champion` and `challenger` are aliases (MLflow 3 deprecates stages), e.g. `models:/shapes-diffusion@champion`.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +33,9 @@ DEFAULT_MODEL_NAME = os.environ.get("T2I_REGISTERED_MODEL", "shapes-diffusion")
 CHAMPION, CHALLENGER = "champion", "challenger"
 ARTIFACT_PATH = "pipeline"  # where the folder lies inside its run's artifacts
 _PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}
+# what a tag read back from the registry must look like before any of it reaches a file path
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
 class RegistryError(Exception):
@@ -204,19 +209,35 @@ class Registry:
             self.client.set_model_version_tag(self.model_name, str(version), key, str(value))
 
     # fetching ----------------------------------------------------------------------------------------
-    def fetch(self, version: int, *, cache_dir: str | os.PathLike) -> Path:
-        """A local copy of the version's folder, its SHA-256 checked against the registered one (every call:
-        a cached copy that was changed on disk is refused too)."""
+    def fetch(self, version: int, *, cache_dir: str | os.PathLike, expected_sha256: str | None = None) -> Path:
+        """A local copy of the version's folder, its SHA-256 checked on every call (a cached copy changed on disk
+        is refused too) against `expected_sha256` (the hash the caller pinned when the version was registered)
+        and against the registry's own tag.
+
+        The registry is not trusted to name files: the copy's path is built only from the validated model name,
+        the integer version and a tag that must be 64 hex digits, and must stay inside `cache_dir`."""
         import mlflow.artifacts
 
+        if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+            raise RegistryError(f"not a registry version number: {version!r}")
+        if not _MODEL_NAME.fullmatch(self.model_name):
+            raise RegistryError(f"not a registered model name this studio accepts: {self.model_name!r}")
         registered = self.version(version)
-        if not registered.sha256:
-            raise RegistryError(f"{self.model_name} v{version} has no sha256 tag: it was not registered by Registry")
+        tag = registered.sha256
+        if not _SHA256.fullmatch(tag):
+            raise RegistryError(f"{self.model_name} v{version}: its sha256 tag is not a SHA-256 digest; refusing it")
+        if expected_sha256 is not None and tag != expected_sha256:
+            raise RegistryError(
+                f"{self.model_name} v{version}: the registry's hash {tag[:12]} is not the pinned {expected_sha256[:12]}"
+            )
+        root = Path(cache_dir).resolve()
         # keyed by the digest too: two stores (or a re-created one) may both have a "version 1"
-        target = Path(cache_dir) / self.model_name / f"{version}-{registered.sha256[:16]}"
+        target = (root / self.model_name / f"{version}-{tag[:16]}").resolve()
+        if root not in target.parents:
+            raise RegistryError(f"{self.model_name} v{version}: cache path leaves the cache folder; refusing it")
         folder = target / ARTIFACT_PATH
         if not folder.is_dir():
-            tmp = Path(str(target) + ".partial")
+            tmp = target.with_name(target.name + ".partial")
             shutil.rmtree(tmp, ignore_errors=True)
             tmp.mkdir(parents=True)
             mlflow.artifacts.download_artifacts(
@@ -226,10 +247,10 @@ class Registry:
             os.replace(tmp, target)
         _refuse_pickles(folder)
         actual = folder_sha256(folder)
-        if actual != registered.sha256:
+        if actual != tag:
             raise RegistryError(
                 f"{self.model_name} v{version}: artifact hash {actual[:12]} does not match the registered "
-                f"{registered.sha256[:12]}; refusing to load it"
+                f"{tag[:12]}; refusing to load it"
             )
         return folder
 

@@ -1,11 +1,13 @@
 """Loading a model version's pipeline in a worker: resolved through settings, loaded once, then cached.
 
 A registered version's source is "registry:<model>/<version>": the worker fetches that version's folder
-from the MLflow registry into T2I_REGISTRY_CACHE and checks its SHA-256 against the registered one on
-every job (a changed copy is refused, never loaded); only safetensors weights are loaded. A promotion
-moves the `champion` alias and the `is_current` row, so the next job names the new version and this
-cache loads it beside the old one: no restart. T2I_MODEL_PATHS maps a bundled name to another folder
-(tests point "diffusion" at a tiny random pipeline). Only workers import torch.
+from the MLflow registry into T2I_REGISTRY_CACHE and checks its SHA-256 on every job against the hash the
+studio's database pinned when the version was registered or first mirrored (`ModelVersion.artifact_sha256`):
+a copy, or a registry tag, that differs is refused, never loaded; only safetensors weights are loaded. A
+promotion moves the `is_current` row (and the `champion` alias with it), so the next job names the new
+version and this cache loads it beside the old one: no restart. Jobs follow the database's champion, not the
+alias, so whoever can write to MLflow cannot choose what users get. T2I_MODEL_PATHS maps a bundled name to
+another folder (tests point "diffusion" at a tiny random pipeline). Only workers import torch.
 """
 
 from __future__ import annotations
@@ -34,8 +36,16 @@ def registry_client(model_name: str | None = None):
 
 def model_folder(source: str) -> Path:
     if source.startswith(REGISTRY_PREFIX):
+        from ml_engine.registry import RegistryError
+        from modelops.models import ModelVersion
+
         model_name, _, version = source.removeprefix(REGISTRY_PREFIX).rpartition("/")
-        return registry_client(model_name).fetch(int(version), cache_dir=settings.T2I_REGISTRY_CACHE)
+        pinned = ModelVersion.objects.filter(source=source).values_list("artifact_sha256", flat=True).first()
+        if not pinned:
+            raise RegistryError(f"{source} has no pinned hash in the studio's database; refusing to load it")
+        return registry_client(model_name).fetch(
+            int(version), cache_dir=settings.T2I_REGISTRY_CACHE, expected_sha256=pinned
+        )
     from ml_engine.pipelines.loader import resolve_model
 
     return resolve_model(settings.T2I_MODEL_PATHS.get(source, source))
@@ -59,10 +69,11 @@ def pipeline_load(source: str):
 
 
 def champion_source() -> str | None:
-    """The source of the version the registry's `champion` alias points at now (None when there is none)."""
-    registry = registry_client()
-    champion = registry.alias_version("champion")
-    return registry_source(model_name=registry.model_name, version=champion.version) if champion else None
+    """The source of the studio's champion (the current version) now, None when there is none."""
+    from modelops.selectors import model_version_current
+
+    current = model_version_current()
+    return current.source if current is not None else None
 
 
 def pipeline_cache_clear() -> None:

@@ -19,17 +19,9 @@ def model_version_current() -> ModelVersion | None:
 
 
 def model_version_champion() -> ModelVersion | None:
-    """The row of the version the registry's `champion` alias points at now (asks MLflow: use it on workers).
-
-    Falls back to the current row when the registry has no champion or the studio has not mirrored it yet."""
-    from modelops.runtime import registry_client
-
-    registry = registry_client()
-    champion = registry.alias_version("champion")
-    if champion is not None:
-        row = ModelVersion.objects.filter(registry_name=registry.model_name, registry_version=champion.version).first()
-        if row is not None:
-            return row
+    """The version jobs that name no model run: the studio's current version, which only the promotion services
+    (and a staff `sync_models`) move. The MLflow `champion` alias follows it, but is not read here: a registry
+    write alone must not change what users get."""
     return model_version_current()
 
 

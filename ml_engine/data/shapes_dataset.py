@@ -1,4 +1,4 @@
-"""Write and read the captioned Shapes set (shared/spec/shapes-domain.md) in the COCO captions layout.
+"""Write and read the captioned Shapes set (docs/shapes-domain.md) in the COCO captions layout.
 
 `write_shapes_dataset(out_dir, n_images, seed)` renders `n_images` random scenes to
 `out_dir/images/000000000001.png`... and writes `out_dir/captions.json` in the COCO captions
@@ -220,7 +220,7 @@ def write_shapes_dataset(
             if (req := _canonical_by_text().get(text)) is not None:
                 covered |= coverage_keys(req)
     info = {
-        "description": "Shapes v1: rendered scenes with truthful captions (shared/spec/shapes-domain.md)",
+        "description": "Shapes v1: rendered scenes with truthful captions (docs/shapes-domain.md)",
         "version": "1.0",
         "seed": seed,
         "captions_per_image": captions_per_image,

@@ -1,4 +1,4 @@
-"""Constants of the Shapes domain (v1), exactly as fixed by shared/spec/shapes-domain.md.
+"""Constants of the Shapes domain (v1), exactly as docs/shapes-domain.md describes them.
 
 Every other module (renderer, captions, evaluator) reads the domain from here, so that they
 cannot drift apart.

@@ -1,6 +1,6 @@
 """Plot a training run's alignment curve (per category against images seen) and its loss curve.
 
-python -m ml_engine.evaluation.curves ml_engine/weights/diffusion/training.json docs/figures/diffusion-v1-curve.png
+python -m ml_engine.evaluation.curves ml_engine/weights/diffusion/training.json docs/figures/diffusion-curve.png
 """
 
 from __future__ import annotations

@@ -32,6 +32,38 @@ def test_a_tampered_cached_copy_is_refused(registry, tiny_pipeline_dir, tmp_path
         registry.fetch(1, cache_dir=tmp_path / "cache")
 
 
+@pytest.mark.parametrize(
+    "crafted",
+    [
+        "../../../../../../tmp/escaped" + "0" * 40,  # climbs out of the cache folder
+        "/" + "a" * 63,  # an absolute path
+        "A" * 64,  # not lowercase hex
+        "",
+    ],
+)
+def test_a_crafted_sha256_tag_touches_nothing_outside_the_cache(registry, tiny_pipeline_dir, tmp_path, crafted):
+    registry.register_folder(tiny_pipeline_dir)
+    registry.version_tag(1, {"sha256": crafted})
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "keep.txt").write_text("precious")
+    cache = outside / "cache"
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if "mlflow" not in p.parts)
+
+    with pytest.raises(RegistryError, match="not a SHA-256"):
+        registry.fetch(1, cache_dir=cache)
+    after = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*") if "mlflow" not in p.parts)
+    assert after == before and (outside / "keep.txt").read_text() == "precious"  # nothing made, moved or removed
+
+
+def test_a_version_whose_hash_differs_from_the_pinned_one_is_refused(registry, tiny_pipeline_dir, tmp_path):
+    version = registry.register_folder(tiny_pipeline_dir)
+    with pytest.raises(RegistryError, match="not the pinned"):
+        registry.fetch(1, cache_dir=tmp_path / "cache", expected_sha256="0" * 64)
+    assert not (tmp_path / "cache").exists()  # refused before anything was downloaded
+    assert registry.fetch(1, cache_dir=tmp_path / "cache", expected_sha256=version.sha256).is_dir()
+
+
 def test_a_folder_with_pickle_weights_is_not_registered(registry, tiny_pipeline_dir, tmp_path):
     import shutil
 

@@ -2,7 +2,7 @@
 
 Loss: L1 + 0.5 MSE per pixel, weighted up on object pixels and, more, on the background ring
 within 2 px of an object: faint halos there are what joins two nearby small objects into one
-region (stack-facts, third calibration). Latent noise during training makes the decoder robust to
+region (docs/shapes-model.md, "What it is"). Latent noise during training makes the decoder robust to
 the imperfect latents that the diffusion model samples. Every `eval_every` steps the evaluator
 scores reconstructions of fresh scenes against their own canonical captions: the ceiling that the
 whole pipeline can reach.

@@ -121,6 +121,10 @@ def model_version_sync(*, actor=None) -> list[ModelVersion]:
                 row.created_at = stamp
             created.append(row)
         else:
+            if row.artifact_sha256 and fields["artifact_sha256"] != row.artifact_sha256:
+                # the hash was pinned when the version was first seen; a changed tag is refused at load time
+                logger.warning("%s: the registry's sha256 tag changed; keeping the pinned hash", row.version_name)
+            fields["artifact_sha256"] = row.artifact_sha256 or fields["artifact_sha256"]
             for key, value in fields.items():
                 setattr(row, key, value)
             row.save()

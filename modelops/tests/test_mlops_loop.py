@@ -14,7 +14,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 def test_trained_registered_evaluated_promoted_version_serves_the_next_job(
     held_enqueue, worker, api_as, staff, alice, wait, settings, tmp_path, monkeypatch
 ):
-    from ml_engine.pipeline_cmd import PipelineConfig, pipeline_run, tiny_autoencoder_config, tiny_diffusion_config
+    from ml_engine.cli.pipeline_cmd import PipelineConfig, pipeline_run, tiny_autoencoder_config, tiny_diffusion_config
     from modelops.services import model_version_bootstrap, model_version_sync
 
     model_version_bootstrap()  # a fresh install: the bundled (tiny) model is version 1, champion

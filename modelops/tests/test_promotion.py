@@ -130,6 +130,35 @@ def test_a_job_runs_the_version_it_recorded_from_a_hash_checked_registry_copy(ch
         model_folder(champion.source)
 
 
+def test_a_registry_that_swaps_a_versions_files_and_hash_is_refused(champion, tiny_model_dir, tmp_path, settings):
+    """Whoever can write to MLflow re-points a version's hash tag at other files: the database's pin wins."""
+    import shutil
+
+    from ml_engine.registry import RegistryError, folder_sha256
+    from modelops.models import ModelVersion
+    from modelops.runtime import model_folder, pipeline_cache_clear, registry_client
+    from modelops.services import model_version_sync
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_model_dir, other)
+    (other / "notes.json").write_text('{"swapped": true}')
+    registry_client().version_tag(champion.registry_version, {"sha256": folder_sha256(other)})
+    model_version_sync()  # the mirror does not take the new tag as the pin
+    assert ModelVersion.objects.get(pk=champion.pk).artifact_sha256 == champion.artifact_sha256
+    pipeline_cache_clear()
+    with pytest.raises(RegistryError, match="not the pinned"):
+        model_folder(champion.source)
+
+
+def test_jobs_follow_the_database_champion_not_the_mlflow_alias(champion, challenger_factory):
+    from modelops.runtime import champion_source, registry_client
+    from modelops.selectors import model_version_champion
+
+    challenger = challenger_factory()
+    registry_client().alias_set("champion", challenger.registry_version)  # a registry write, no promotion
+    assert model_version_champion().pk == champion.pk and champion_source() == champion.source
+
+
 def test_admin_action_promotes_through_the_same_gate(champion, challenger_factory, client_as, staff):
     staff.is_superuser = True  # the admin's model pages need model permissions; a superuser has them all
     staff.save()
