@@ -135,22 +135,26 @@ class JobCancelApi(APIView):
 class ImageListApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(
-        parameters=[
-            OpenApiParameter(
-                "scope", OpenApiTypes.STR, enum=["mine", "public"], description="default: mine if signed in"
-            ),
-            OpenApiParameter("q", OpenApiTypes.STR, description="search in the prompt text"),
-        ],
-        responses=ImageOutputSerializer(many=True),
-    )
+    class ImageListQuerySerializer(serializers.Serializer):
+        scope = serializers.ChoiceField(
+            choices=["mine", "public"], required=False, help_text="default: mine if signed in, else public"
+        )
+        q = serializers.CharField(
+            required=False,
+            allow_blank=True,
+            max_length=selectors.SEARCH_MAX_LENGTH,
+            help_text="search in the prompt text",
+        )
+        page = serializers.IntegerField(required=False, min_value=1)
+
+    @extend_schema(parameters=[ImageListQuerySerializer], responses=ImageOutputSerializer(many=True))
     def get(self, request):
-        scope = request.query_params.get("scope") or ("mine" if request.user.is_authenticated else "public")
-        if scope not in ("mine", "public"):
-            raise exceptions.ValidationError({"scope": ['Must be "mine" or "public".']})
+        query = self.ImageListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        scope = query.validated_data.get("scope") or ("mine" if request.user.is_authenticated else "public")
         if scope == "mine" and not request.user.is_authenticated:
             raise exceptions.NotAuthenticated
-        images = selectors.image_search(user=request.user, scope=scope, query=request.query_params.get("q", ""))
+        images = selectors.image_search(user=request.user, scope=scope, query=query.validated_data.get("q", ""))
         paginator = PageNumberPagination()
         page = paginator.paginate_queryset(images, request, view=self)
         return paginator.get_paginated_response(ImageOutputSerializer(page, many=True).data)

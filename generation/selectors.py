@@ -44,8 +44,13 @@ def image_get_for_user(*, user, image_id: int) -> GeneratedImage | None:
     return image_visible_to(user=user).filter(pk=image_id).first()
 
 
+SEARCH_MAX_LENGTH = 200  # longer than any useful search; a cap keeps a LIKE scan from being fed megabytes
+
+
 def image_search(*, user, scope: str, query: str = "") -> QuerySet[GeneratedImage]:
     """scope "mine": the user's images; "public": everyone's public ones. `query` matches the prompt text."""
+    if len(query) > SEARCH_MAX_LENGTH:
+        raise ValueError(f"a search is at most {SEARCH_MAX_LENGTH} characters")
     if scope == "mine":
         images = _images().filter(user=user) if user.is_authenticated else GeneratedImage.objects.none()
     elif scope == "public":

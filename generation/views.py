@@ -65,7 +65,7 @@ def job_cancel(request, job_id: int):
 
 
 def _gallery(request, *, scope: str, title: str, template_extra: dict):
-    query = request.GET.get("q", "")
+    query = request.GET.get("q", "")[: selectors.SEARCH_MAX_LENGTH]  # the search box holds no more (maxlength)
     images = selectors.image_search(user=request.user, scope=scope, query=query)
     page = Paginator(images, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"page": page, "query": query, "title": title, "scope": scope, **template_extra}

@@ -12,6 +12,7 @@ urlpatterns = [
 
 arena_urlpatterns = [
     path("arena/", views.arena, name="arena"),
+    path("arena/start/", views.arena_match_start, name="arena_start"),
     path("arena/<int:match_id>/vote/", views.arena_vote, name="arena_vote"),
     path("arena/<int:match_id>/<str:side>.png", views.arena_image, name="arena_image"),
 ]

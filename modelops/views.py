@@ -99,13 +99,19 @@ def sync(request):
 @login_required
 @require_GET
 def arena(request):
-    match = selectors.arena_match_open_for(user=request.user)
-    if match is None:
+    """The open match, if any; a GET never starts work on the workers (the start button POSTs)."""
+    return render(request, "modelops/arena.html", {"match": selectors.arena_match_open_for(user=request.user)})
+
+
+@login_required
+@require_POST
+def arena_match_start(request):
+    if selectors.arena_match_open_for(user=request.user) is None:
         try:
-            match = services.arena_match_create(user=request.user)
+            services.arena_match_create(user=request.user)
         except ValidationError as error:
             return render(request, "modelops/arena.html", {"unavailable": " ".join(error.messages)})
-    return render(request, "modelops/arena.html", {"match": match})
+    return redirect("arena:arena")
 
 
 @login_required

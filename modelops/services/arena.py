@@ -4,6 +4,7 @@ seed, in random order and unlabelled, and picks one (or a tie). Images are rende
 from __future__ import annotations
 
 import io
+import logging
 import random
 
 from django.conf import settings
@@ -14,6 +15,8 @@ from django.utils import timezone
 
 from modelops.models import ArenaMatch, ModelVersion
 from modelops.services.versions import CHALLENGER
+
+logger = logging.getLogger(__name__)
 
 
 def _challenger() -> ModelVersion | None:
@@ -66,8 +69,9 @@ def arena_match_render(*, match: ArenaMatch) -> ArenaMatch:
         for role, version in (("champion", match.champion), ("challenger", match.challenger)):
             pipe = pipeline_load(version.source)
             images[role] = pipe(match.prompt, seed=match.seed, num_inference_steps=match.steps).images[0]
-    except Exception as exc:  # the match records why; the worker lives on
-        match.status, match.error = ArenaMatch.Status.FAILED, f"{type(exc).__name__}: {exc}"
+    except Exception:  # the match says it failed; the details go to the log, not to the user; the worker lives on
+        logger.exception("arena match %s could not be rendered", match.pk)
+        match.status, match.error = ArenaMatch.Status.FAILED, "The pair could not be painted. Try another one."
         match.save(update_fields=["status", "error"])
         return match
     left, right = ("champion", "challenger") if match.champion_on_left else ("challenger", "champion")

@@ -19,8 +19,14 @@ def _ready_match(user) -> ArenaMatch:
 
 
 def test_arena_needs_a_challenger(champion, client_as, alice):
-    page = client_as(alice).get("/arena/").content.decode()
+    page = client_as(alice).post("/arena/start/").content.decode()
     assert "needs a champion and a challenger" in page
+
+
+def test_looking_at_the_arena_starts_no_work(champion, challenger_factory, client_as, alice):
+    challenger_factory()
+    page = client_as(alice).get("/arena/").content.decode()
+    assert 'data-status="none"' in page and not ArenaMatch.objects.exists()
 
 
 def test_a_match_shows_two_unlabelled_images_of_the_same_prompt_and_seed(
@@ -78,8 +84,10 @@ def test_a_match_is_voted_once_and_only_by_its_voter(champion, challenger_factor
 def test_the_arena_page_has_a_worker_render_both_images(worker, champion, challenger_factory, client_as, alice, wait):
     challenger_factory()
 
-    first = client_as(alice).get("/arena/").content.decode()  # creates the match; a worker renders it
-    assert 'data-status="rendering"' in first
+    started = client_as(alice).post("/arena/start/")  # creates the match; a worker renders it
+    assert started.status_code == 302
+    assert 'data-status="rendering"' in client_as(alice).get("/arena/").content.decode()
+    client_as(alice).post("/arena/start/")  # a second start while one is open makes no second match
     match = ArenaMatch.objects.get(user=alice)
     wait(lambda: ArenaMatch.objects.get(pk=match.pk).status == ArenaMatch.Status.READY, timeout=60)
 
