@@ -117,7 +117,8 @@ case "$command" in
     builds=(web); [ "$images" = debian ] && builds+=(postgres redis); [ "${GPU:-0}" = 1 ] && builds+=(worker)
     "${compose[@]}" build "${builds[@]}"
     built=$SECONDS
-    "${compose[@]}" up -d --remove-orphans
+    # compose v1 stops at the first dependency that turns unhealthy; its log is worth more than compose's message
+    "${compose[@]}" up -d --remove-orphans || { wait_healthy "${compose[@]}" || true; exit 1; }
     wait_healthy "${compose[@]}"
     log "built in $((built - start)) s, healthy $((SECONDS - built)) s later: http://127.0.0.1:${WEB_PORT:-8000}/"
     ;;
