@@ -1,13 +1,16 @@
 """What the fault suite checks once the faults are over: every job ended (none stuck), each succeeded job has
 exactly one image per index with its file in storage, no failed or cancelled job kept images, no file in storage
-belongs to no image (orphans), and how long the jobs a fault hit took to end after it."""
+belongs to no image (orphans), and how long the jobs a fault hit took to recover: from the moment the fault was
+over (the kill, the server back) until each made progress again (claimed again, a further step recorded, or ended).
+"""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
 FINISHED = ("succeeded", "failed", "cancelled")
 
@@ -21,7 +24,6 @@ class JobAudit:
     wanted: int  # images asked for
     duplicated: int = 0  # image rows beyond one per index (or on a job that did not succeed)
     missing: int = 0  # indexes with no row, or rows whose file is not in storage
-    finished_at: float | None = None
 
     @property
     def stuck(self) -> bool:
@@ -44,29 +46,54 @@ class FaultLog:
         self.events.append(fault)
         return fault
 
-    @staticmethod
-    def parse_time(value) -> float | None:
-        """A finished_at from SQLite (text) or PostgreSQL (an aware datetime) as seconds since the epoch."""
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        return value.timestamp()
-
-    def longest_recovery(self, audits: dict[int, JobAudit], kinds: tuple[str, ...] | None = None) -> float | None:
-        """The longest time from a fault to the end of a job it hit (a stuck job counts as never: None)."""
-        longest = 0.0
+    def recoveries(self, watch: ProgressWatch) -> list[float | None]:
+        """Per fault, the longest recovery of a job it hit (None: one never recovered)."""
+        result = []
         for fault in self.events:
-            if kinds is not None and fault.kind not in kinds:
-                continue
-            for job_id in fault.jobs:
-                audit = audits.get(job_id)
-                if audit is None or audit.finished_at is None:
-                    return None
-                longest = max(longest, audit.finished_at - fault.at)
-        return longest
+            times = [watch.recovered_at(job_id, after=fault.at) for job_id in fault.jobs]
+            result.append(None if None in times else max((t - fault.at for t in times), default=0.0))
+        return result
+
+    def longest_recovery(self, watch: ProgressWatch) -> float | None:
+        recoveries = self.recoveries(watch)
+        return None if None in recoveries else max(recoveries, default=0.0)
+
+
+class ProgressWatch(threading.Thread):
+    """Samples the jobs' (status, step, attempts) every 0.1 s: `rows(ids)` -> {id: {"status", "step", "attempts"}}."""
+
+    def __init__(self, rows: Callable[[list[int]], dict[int, dict]]):
+        super().__init__(daemon=True)
+        self.rows = rows
+        self.ids: list[int] = []
+        self.samples: dict[int, list[tuple[float, str, int, int]]] = {}
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            now = time.time()
+            try:
+                rows = self.rows(list(self.ids))
+            except Exception:  # the database is restarting: the next sample sees it again
+                rows = {}
+            for job_id, row in rows.items():
+                sample = (now, row["status"], row["step"], row["attempts"])
+                self.samples.setdefault(job_id, []).append(sample)
+            self.stopping.wait(0.1)
+
+    def recovered_at(self, job_id: int, *, after: float) -> float | None:
+        """When the job first made progress after `after`, judged against its first state sampled after it (a
+        sample from before could miss the last steps a killed worker recorded)."""
+        samples = [sample for sample in self.samples.get(job_id, []) if sample[0] >= after]
+        if not samples:
+            return None
+        at, status, step, attempts = samples[0]
+        if status in FINISHED:
+            return at
+        for at, status, now_step, now_attempts in samples[1:]:
+            if status in FINISHED or now_attempts > attempts or (status == "running" and now_step > step):
+                return at
+        return None
 
 
 def audit_jobs(
@@ -75,14 +102,13 @@ def audit_jobs(
     wanted: dict[int, int],
     images: dict[int, list[tuple[int, str, str]]],
     stored: set[str],
-    finished_at: dict[int, float | None],
 ) -> list[JobAudit]:
     """rows: job id -> {status, error, attempts}; images: job id -> [(index, file, attention file)];
     stored: every image key in storage."""
     audits = []
     for job_id, n in wanted.items():
         row = rows[job_id]
-        audit = JobAudit(job_id, row["status"], row["error"] or "", row["attempts"], n, finished_at=finished_at[job_id])
+        audit = JobAudit(job_id, row["status"], row["error"] or "", row["attempts"], n)
         found = images.get(job_id, [])
         if audit.status == "succeeded":
             per_index = Counter(index for index, _, _ in found)

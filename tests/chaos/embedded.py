@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from tests.chaos.audit import FaultLog, JobAudit, audit_jobs, orphan_files
+from tests.chaos.audit import FINISHED, FaultLog, JobAudit, ProgressWatch, audit_jobs, orphan_files
 from tests.servers import ROOT, free_port
 
 # fast recovery for a test: a killed worker's jobs come back within seconds
@@ -68,7 +68,8 @@ class EmbeddedStudio:
         self.var_dir = var_dir
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        environ = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+        services = ("DATABASE_URL", "REDIS_URL", "T2I_", "DJANGO_", "AWS_", "MLFLOW_")  # no server: embedded
+        environ = {key: value for key, value in os.environ.items() if not key.startswith(services)}
         environ.update(
             DJANGO_SETTINGS_MODULE="t2i_site.settings.local",
             T2I_VAR_DIR=str(var_dir),
@@ -151,6 +152,7 @@ def _image_rows(studio: EmbeddedStudio, job_ids: list[int]) -> dict[int, list[tu
 class EmbeddedRun:
     audits: list[JobAudit]
     faults: FaultLog
+    watch: ProgressWatch
     orphans: set[str]
     web_answered: int
     web_failures: list[str]
@@ -176,6 +178,9 @@ def embedded_worker_kills(
             job_id = studio.submit(prompt=f"a red circle {i}", steps=40, seed=100 + i, num_images=num_images)
             wanted[job_id] = num_images
         ids = list(wanted)
+        watch = ProgressWatch(studio.jobs)
+        watch.ids = ids
+        watch.start()
         hit: set[int] = set()
         deadline = time.monotonic() + timeout
         while len(faults.events) < kills and time.monotonic() < deadline:
@@ -187,7 +192,7 @@ def embedded_worker_kills(
                     running = row["status"] == "running" and row["total_steps"]
                     if running and job_id not in hit and row["step"] >= at * row["total_steps"]:
                         target = job_id
-                if all(row["status"] in ("succeeded", "failed", "cancelled") for row in studio.jobs(ids).values()):
+                if all(row["status"] in FINISHED for row in studio.jobs(ids).values()):
                     break
                 time.sleep(0.02)
             pid = studio.worker_pid()
@@ -200,25 +205,21 @@ def embedded_worker_kills(
                 time.sleep(0.1)  # until runstudio has started another worker
         while time.monotonic() < deadline:
             rows = studio.jobs(ids)
-            if all(row["status"] in ("succeeded", "failed", "cancelled") for row in rows.values()):
+            if all(row["status"] in FINISHED for row in rows.values()):
                 break
             time.sleep(0.2)
         rows = studio.jobs(ids)
-        finished_at = {
-            job_id: faults.parse_time(value)
-            for job_id, value in studio.rows(
-                f"SELECT id, finished_at FROM generation_generationjob WHERE id IN ({','.join('?' * len(ids))})", *ids
-            )
-        }
         images = _image_rows(studio, ids)
         media = var_dir / "media"
         stored = {str(path.relative_to(media)) for path in media.rglob("*.png")} if media.exists() else set()
-        audits = audit_jobs(rows=rows, wanted=wanted, images=images, stored=stored, finished_at=finished_at)
+        audits = audit_jobs(rows=rows, wanted=wanted, images=images, stored=stored)
         probe.stopping.set()
+        watch.stopping.set()
         probe.join(5)
+        watch.join(5)
         code = studio.stop()
     finally:
         if studio.process.poll() is None:
             os.killpg(studio.process.pid, signal.SIGKILL)
     orphans = orphan_files(images=images, stored=stored)
-    return EmbeddedRun(audits, faults, orphans, probe.answered, probe.failures, code)
+    return EmbeddedRun(audits, faults, watch, orphans, probe.answered, probe.failures, code)

@@ -1,12 +1,14 @@
 """`make run`: migrate, register models, ensure the demo account, then serve daphne beside a Celery worker.
 
-This command supervises both: a child that dies is started again (after 1 s, doubling to 30 s while it keeps
-dying within a minute of its start), so a killed worker never takes the web down. The jobs a dead worker
-held are requeued at once, and a reconciler thread (generation.reconciler, every T2I_RECONCILE_INTERVAL_S)
-catches every other lost job. Both children share this terminal's process group, so Ctrl-C reaches them;
-this command then stops restarting, waits for both and kills what is left. In the embedded mode (no
-REDIS_URL) the worker takes jobs from the filesystem broker under var/broker and sends progress through the
-SQLite channel layer (var/channels.sqlite3) that daphne's consumers read: two processes, no server.
+This command supervises both: a child that dies is started again after 1 s (doubling to 30 s while it keeps
+dying within 15 s of its start, as a worker that cannot start does), so a killed worker never takes the web
+down. The jobs a dead worker held are requeued at once, and a reconciler thread (generation.reconciler, every
+T2I_RECONCILE_INTERVAL_S) catches every other lost job. Both children share this terminal's process group, so
+Ctrl-C reaches them; this command then stops restarting, waits for both and kills what is left.
+
+In the embedded mode (no REDIS_URL) the worker takes jobs from the filesystem broker under var/broker and sends
+progress through the SQLite channel layer (var/channels.sqlite3) that daphne's consumers read: two processes,
+no server.
 """
 
 import logging
@@ -27,7 +29,7 @@ from generation.leases import job_leases_expire_for_process
 from generation.reconciler import generation_jobs_reconcile
 
 logger = logging.getLogger(__name__)
-FIRST_BACKOFF_S, MAX_BACKOFF_S, STABLE_AFTER_S = 1.0, 30.0, 60.0
+FIRST_BACKOFF_S, MAX_BACKOFF_S, STABLE_AFTER_S = 1.0, 30.0, 15.0
 
 
 class _Child:
