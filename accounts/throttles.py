@@ -23,6 +23,8 @@ class SignInUsernameThrottle(SimpleRateThrottle):
         data = getattr(request, "data", None)
         if data is None:  # a plain Django request (the sign-in form)
             data = request.POST
+        if not hasattr(data, "get"):  # a JSON body that is not an object: the view answers 400
+            return None
         username = str(data.get("username", "")).strip().lower()[:150]
         if not username:
             return None

@@ -6,15 +6,15 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from feedback.selectors import feedback_summary
-from feedback.services import feedback_submit
+from feedback.services import COMMENT_MAX_LENGTH, feedback_submit
 from generation.lookups import image_or_404
 from t2i_site.api import StrictSerializer
 
 
 class FeedbackApi(APIView):
     class FeedbackInputSerializer(StrictSerializer):
-        rating = serializers.IntegerField()
-        comment = serializers.CharField(required=False, allow_blank=True)
+        rating = serializers.IntegerField(min_value=1, max_value=5)
+        comment = serializers.CharField(required=False, allow_blank=True, max_length=COMMENT_MAX_LENGTH)
 
     class FeedbackOutputSerializer(serializers.Serializer):
         image = serializers.IntegerField(source="feedback.image_id")

@@ -7,12 +7,13 @@ Private images and every job are 404 to anyone but their owner.
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DatabaseError
 from django.http import FileResponse, Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,7 +22,10 @@ from generation import selectors, services
 from generation.events import image_payload, job_images_payload
 from generation.lookups import image_or_404, job_or_404, owned_image_or_403
 from generation.models import Visibility
-from t2i_site.api import StrictSerializer
+from modelops.selectors import model_version_list
+from prompts.models import PROMPT_MAX_LENGTH
+from prompts.services import GUIDANCE_RANGE, NUM_IMAGES_RANGE, SEED_MAX, STEPS_RANGE
+from t2i_site.api import NON_BLANK_TEXT, StrictPageNumberPagination, StrictSerializer, conflict_from, query_values
 
 
 class ImageOutputSerializer(serializers.Serializer):
@@ -93,20 +97,43 @@ class JobOutputSerializer(serializers.Serializer):
 
 class JobListCreateApi(APIView):
     class JobCreateInputSerializer(StrictSerializer):
-        prompt = serializers.CharField(allow_blank=True, trim_whitespace=False, max_length=2000)
-        negative_prompt = serializers.CharField(required=False, allow_blank=True, max_length=2000)
-        seed = serializers.IntegerField(required=False, allow_null=True)
-        steps = serializers.IntegerField(required=False)
-        guidance = serializers.FloatField(required=False)
-        width = serializers.IntegerField(required=False)
-        height = serializers.IntegerField(required=False)
-        num_images = serializers.IntegerField(required=False)
-        model = serializers.CharField(required=False)
+        """The ranges are the prompt service's; the models and sizes are those registered when the schema is read."""
+
+        prompt = serializers.RegexField(
+            NON_BLANK_TEXT, max_length=PROMPT_MAX_LENGTH, trim_whitespace=False, help_text="not only spaces"
+        )
+        negative_prompt = serializers.CharField(required=False, allow_blank=True, max_length=PROMPT_MAX_LENGTH)
+        seed = serializers.IntegerField(required=False, allow_null=True, min_value=0, max_value=SEED_MAX)
+        steps = serializers.IntegerField(required=False, min_value=STEPS_RANGE[0], max_value=STEPS_RANGE[1])
+        guidance = serializers.FloatField(required=False, min_value=GUIDANCE_RANGE[0], max_value=GUIDANCE_RANGE[1])
+        width = serializers.ChoiceField(choices=[], required=False)
+        height = serializers.ChoiceField(choices=[], required=False)
+        num_images = serializers.IntegerField(
+            required=False, min_value=NUM_IMAGES_RANGE[0], max_value=NUM_IMAGES_RANGE[1]
+        )
+        model = serializers.ChoiceField(choices=[], required=False, help_text="default: the champion")
         visibility = serializers.ChoiceField(choices=Visibility.values, required=False)
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            try:
+                versions = list(model_version_list())
+            except DatabaseError:  # the schema read by `manage.py check` before the database is migrated
+                versions = []
+            if not versions:  # nothing to choose from yet: the service answers "no model version is available"
+                self.fields["model"] = serializers.CharField(required=False)
+                self.fields["width"] = serializers.IntegerField(required=False)
+                self.fields["height"] = serializers.IntegerField(required=False)
+                return
+            self.fields["model"].choices = [v.version_name for v in versions]
+            for index, name in ((0, "width"), (1, "height")):
+                self.fields[name].choices = sorted({size[index] for v in versions for size in v.supported_sizes})
+
+    pagination_class = StrictPageNumberPagination
 
     @extend_schema(responses=JobOutputSerializer(many=True))
     def get(self, request):
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(selectors.job_list_for_user(user=request.user), request, view=self)
         return paginator.get_paginated_response(JobOutputSerializer(page, many=True).data)
 
@@ -128,12 +155,17 @@ class JobDetailApi(APIView):
 class JobCancelApi(APIView):
     @extend_schema(request=None, responses=JobOutputSerializer)
     def post(self, request, job_id: int):
-        job = services.generation_job_cancel(job=job_or_404(user=request.user, job_id=job_id))
+        job = job_or_404(user=request.user, job_id=job_id)
+        try:
+            job = services.generation_job_cancel(job=job)
+        except DjangoValidationError as error:  # already finished: nothing to cancel
+            raise conflict_from(error) from error
         return Response(JobOutputSerializer(job).data)
 
 
 class ImageListApi(APIView):
     permission_classes = [AllowAny]
+    pagination_class = StrictPageNumberPagination
 
     class ImageListQuerySerializer(serializers.Serializer):
         scope = serializers.ChoiceField(
@@ -145,17 +177,16 @@ class ImageListApi(APIView):
             max_length=selectors.SEARCH_MAX_LENGTH,
             help_text="search in the prompt text",
         )
-        page = serializers.IntegerField(required=False, min_value=1)
 
     @extend_schema(parameters=[ImageListQuerySerializer], responses=ImageOutputSerializer(many=True))
     def get(self, request):
-        query = self.ImageListQuerySerializer(data=request.query_params)
+        query = self.ImageListQuerySerializer(data=query_values(request))
         query.is_valid(raise_exception=True)
         scope = query.validated_data.get("scope") or ("mine" if request.user.is_authenticated else "public")
         if scope == "mine" and not request.user.is_authenticated:
             raise exceptions.NotAuthenticated
         images = selectors.image_search(user=request.user, scope=scope, query=query.validated_data.get("q", ""))
-        paginator = PageNumberPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(images, request, view=self)
         return paginator.get_paginated_response(ImageOutputSerializer(page, many=True).data)
 
@@ -194,13 +225,15 @@ class ImageDetailApi(APIView):
 class ImageFileApi(APIView):
     permission_classes = [AllowAny]
 
-    @extend_schema(
-        parameters=[OpenApiParameter("download", OpenApiTypes.BOOL, description="as an attachment")],
-        responses={(200, "image/png"): OpenApiTypes.BINARY},
-    )
+    class ImageFileQuerySerializer(serializers.Serializer):
+        download = serializers.BooleanField(required=False, default=False, help_text="as an attachment")
+
+    @extend_schema(parameters=[ImageFileQuerySerializer], responses={(200, "image/png"): OpenApiTypes.BINARY})
     def get(self, request, image_id: int):
         image = image_or_404(user=request.user, image_id=image_id)
-        download = request.query_params.get("download") in ("1", "true")
+        query = self.ImageFileQuerySerializer(data=query_values(request))
+        query.is_valid(raise_exception=True)
+        download = query.validated_data["download"]
         filename = f"t2i-{image.pk}-seed{image.seed}.png"
         return FileResponse(image.file.open("rb"), content_type="image/png", as_attachment=download, filename=filename)
 

@@ -30,3 +30,8 @@ urlpatterns = [
     path("", include((modelops_urls.urlpatterns, "modelops"))),
     path("", include((modelops_urls.arena_urlpatterns, "arena"))),
 ]
+
+handler400 = "t2i_site.errors.bad_request"
+handler403 = "t2i_site.errors.permission_denied"
+handler404 = "t2i_site.errors.not_found"
+handler500 = "t2i_site.errors.server_error"

@@ -80,14 +80,14 @@ def test_job_detail_lists_images_in_order_with_file_urls(alice_api, alice):
     ]
 
 
-def test_cancel_a_queued_job_then_cancelling_again_is_a_400(alice_api, alice):
+def test_cancel_a_queued_job_then_cancelling_again_is_a_409(alice_api, alice):
     job = GenerationJobFactory(user=alice)
 
     first = alice_api.post(f"/api/jobs/{job.pk}/cancel/")
     again = alice_api.post(f"/api/jobs/{job.pk}/cancel/")
 
     assert first.status_code == 200 and first.data["status"] == "cancelled"
-    assert again.status_code == 400 and "status" in again.data
+    assert again.status_code == 409 and "status" in again.data  # well formed, but the job's state refuses it
 
 
 def test_cancelling_a_running_job_flags_it_for_the_worker(alice_api, alice):
@@ -151,7 +151,7 @@ def test_token_endpoint_exchanges_credentials_for_a_token_that_authenticates(api
     good = client.post("/api/auth/token/", {"username": "alice", "password": "correct horse battery staple"})
     bad = client.post("/api/auth/token/", {"username": "alice", "password": "nope"})
 
-    assert good.status_code == 200 and bad.status_code == 400
+    assert good.status_code == 200 and bad.status_code == 401  # well formed, wrong password
     client.credentials(HTTP_AUTHORIZATION=f"Token {good.data['token']}")
     assert client.get("/api/auth/me/").data["username"] == "alice"
 

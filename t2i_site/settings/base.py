@@ -258,9 +258,11 @@ REST_FRAMEWORK = {
         "signup-ip": env_str("T2I_SIGNUP_RATE_IP", "10/h"),
     },
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "t2i_site.api_schema.StudioAutoSchema",
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],  # one request format, the one documented
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "EXCEPTION_HANDLER": "t2i_site.api.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    "DEFAULT_PAGINATION_CLASS": "t2i_site.api.StrictPageNumberPagination",
     "PAGE_SIZE": 24,
 }
 SPECTACULAR_SETTINGS = {
@@ -272,6 +274,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "COMPONENT_SPLIT_PATCH": False,  # a PATCH names what it changes: its fields stay required as the API checks
+    "POSTPROCESSING_HOOKS": [],  # enums stay inline: the request's model and size choices are read at request time
 }
 
 # Content-Security-Policy (django-csp): scripts and styles from this origin only, never inline; images may be data:
