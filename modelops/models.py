@@ -22,7 +22,7 @@ class ModelVersion(models.Model):
     supported_sizes = models.JSONField(default=list)  # [[width, height], ...]
     default_steps = models.PositiveSmallIntegerField(default=20)
     default_guidance = models.FloatField(default=4.0)
-    sampler_name = models.CharField(max_length=50, blank=True)
+    sampler_name = models.CharField(max_length=200, blank=True)  # the bundled diffusion model's label has 80
     # the MLflow Model Registry side; empty for a version that was never registered
     registry_name = models.CharField(max_length=200, blank=True)
     registry_version = models.PositiveIntegerField(null=True, blank=True)
