@@ -100,6 +100,17 @@ wait_healthy() {
   done
 }
 
+# The log of every container that is neither healthy, running without a health check, nor a finished one-shot.
+report_unready() {
+  local id name state health code
+  for id in $("$@" ps -q); do
+    read -r name state health code < <(docker inspect -f \
+      '{{.Name}} {{.State.Status}} {{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}} {{.State.ExitCode}}' "$id")
+    case "$state/$health/$code" in running/healthy/* | running/none/* | exited/none/0) continue ;; esac
+    log "$name is $state/$health:"; docker logs --tail 60 "$id" >&2
+  done
+}
+
 command="${1:-up}"
 shift || true
 case "$command" in
@@ -118,7 +129,7 @@ case "$command" in
     "${compose[@]}" build "${builds[@]}"
     built=$SECONDS
     # compose v1 stops at the first dependency that turns unhealthy; its log is worth more than compose's message
-    "${compose[@]}" up -d --remove-orphans || { wait_healthy "${compose[@]}" || true; exit 1; }
+    "${compose[@]}" up -d --remove-orphans || { report_unready "${compose[@]}"; exit 1; }
     wait_healthy "${compose[@]}"
     log "built in $((built - start)) s, healthy $((SECONDS - built)) s later: http://127.0.0.1:${WEB_PORT:-8000}/"
     ;;
