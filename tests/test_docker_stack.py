@@ -45,8 +45,9 @@ class Stack:
         return done.stdout
 
     def python(self, service: str, code: str) -> str:
-        """Run Python in a running container of the stack; its last stdout line."""
-        return self.compose("exec", service, "python", "-c", code).strip().splitlines()[-1]
+        """Run Python in a running container of the stack; its last stdout line ("" when it printed none)."""
+        lines = self.compose("exec", service, "python", "-c", code).strip().splitlines()
+        return lines[-1] if lines else ""
 
     def api(self, method: str, path: str, *, token: str | None = None, body: dict | None = None):
         request = urllib.request.Request(
