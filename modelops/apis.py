@@ -1,5 +1,6 @@
 """GET /api/models/: the model versions a job may name (public). Staff: promote, rollback, evaluate, changes."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -16,7 +17,7 @@ from modelops.services import (
     model_version_promote,
     model_version_rollback,
 )
-from t2i_site.api import StrictSerializer
+from t2i_site.api import NON_BLANK_TEXT, TEXT, StrictSerializer, conflict_from
 
 
 class ModelVersionOutputSerializer(serializers.Serializer):
@@ -51,6 +52,35 @@ class PromoteInputSerializer(StrictSerializer):
     force = serializers.BooleanField(required=False, default=False)
 
 
+# what the schema says of a promotion's body: a forced one needs a written reason (the service checks the same)
+_REASON = {"type": "string", "maxLength": 2000, "pattern": TEXT}
+PROMOTE_REQUEST_SCHEMA = {
+    "oneOf": [
+        {
+            "type": "object",
+            "properties": {"reason": _REASON, "force": {"type": "boolean", "enum": [False]}},
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "properties": {
+                "reason": {**_REASON, "pattern": NON_BLANK_TEXT},
+                "force": {"type": "boolean", "enum": [True]},
+            },
+            "required": ["force", "reason"],
+            "additionalProperties": False,
+        },
+    ]
+}
+
+
+def _state_refusal(error: DjangoValidationError):
+    """The version's or the registry's state refuses it (already champion, nothing to roll back to): 409."""
+    if hasattr(error, "error_dict") and "version" in error.error_dict:
+        return conflict_from(error)
+    return error
+
+
 class RollbackInputSerializer(StrictSerializer):
     reason = serializers.CharField(allow_blank=True, max_length=2000, required=False, default="")
 
@@ -79,7 +109,7 @@ class ModelVersionPromoteApi(APIView):
 
     permission_classes = [IsAdminUser]
 
-    @extend_schema(request=PromoteInputSerializer, responses={200: ModelChangeOutputSerializer})
+    @extend_schema(request={"application/json": PROMOTE_REQUEST_SCHEMA}, responses={200: ModelChangeOutputSerializer})
     def post(self, request, version_id: int):
         version = _version_or_404(version_id)
         serializer = PromoteInputSerializer(data=request.data)
@@ -87,6 +117,8 @@ class ModelVersionPromoteApi(APIView):
         data = serializer.validated_data
         try:
             change = model_version_promote(version=version, actor=request.user, **data)
+        except DjangoValidationError as error:
+            raise _state_refusal(error) from error
         except PromotionRefused as refused:
             body = {
                 "detail": str(refused),
@@ -106,7 +138,10 @@ class ModelVersionRollbackApi(APIView):
         serializer = RollbackInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
-        change = model_version_rollback(actor=request.user, **data)
+        try:
+            change = model_version_rollback(actor=request.user, **data)
+        except DjangoValidationError as error:
+            raise _state_refusal(error) from error
         return Response(ModelChangeOutputSerializer(change).data)
 
 

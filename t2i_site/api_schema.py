@@ -34,7 +34,7 @@ DESCRIPTIONS = {
 
 class StudioAutoSchema(AutoSchema):
     # operations whose object's state can refuse the action: (method, path suffix)
-    conflicts = (("POST", "/cancel/"), ("POST", "/promote/"))
+    conflicts = (("POST", "/cancel/"), ("POST", "/promote/"), ("POST", "/rollback/"))
 
     def _error_codes(self, operation: dict) -> list[str]:
         parameters = operation.get("parameters", [])

@@ -108,7 +108,7 @@ def test_rollback_restores_the_previous_champion_and_a_second_one_goes_further_b
 
 def test_rollback_without_a_previous_champion_is_400(champion, api_as, staff):
     response = api_as(staff).post("/api/models/rollback/", {}, format="json")
-    assert response.status_code == 400 and _champion_in_registry() == 1
+    assert response.status_code == 409 and _champion_in_registry() == 1  # the registry's state refuses it
 
 
 def test_the_staff_page_lists_versions_and_the_change_log(champion, challenger_factory, client_as, staff):
