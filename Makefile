@@ -8,7 +8,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test test-web browser lint format bench bench-studio pipeline pipeline-tiny sync-models clean-venv
+.PHONY: setup run test test-web chaos browser lint format bench bench-studio pipeline pipeline-tiny sync-models clean-venv
 
 setup: $(VENV)/.installed
 
@@ -44,6 +44,11 @@ test: setup browser
 
 test-web: setup browser
 	OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest accounts prompts generation feedback modelops t2i_site tests
+
+# The fault suite: private PostgreSQL, Redis and S3 servers on free ports; 50 worker SIGKILLs, Redis and PostgreSQL
+# restarts and an S3 outage in the server mode, worker kills in the embedded mode; prints a table (several minutes).
+chaos: setup
+	T2I_CHAOS=1 OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest tests/test_faults_chaos.py -s -q
 
 # Playwright drives the system chromium (it never downloads a browser of its own).
 browser:

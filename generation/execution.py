@@ -46,7 +46,7 @@ def _end_unclaimed(job: GenerationJob, status: str, error: str = "") -> None:
     job.status, job.error, job.finished_at = status, error, timezone.now()
     job.lease_owner, job.lease_expires_at = "", None
     job.save(update_fields=["status", "error", "finished_at", "lease_owner", "lease_expires_at"])
-    transaction.on_commit(lambda: job_files_delete(job=job))
+    transaction.on_commit(lambda: job_files_delete(job=job), robust=True)
     transaction.on_commit(lambda: event_publish(job=job, event=job_state_event(job)))
 
 
@@ -132,7 +132,7 @@ def _finish(job: GenerationJob, owner: str, status: str, error: str = "") -> Gen
                 status=status, error=error, finished_at=timezone.now(), lease_owner="", lease_expires_at=None
             )
             if ended:
-                transaction.on_commit(lambda: job_files_delete(job=job))
+                transaction.on_commit(lambda: job_files_delete(job=job), robust=True)
         return bool(ended)
 
     if not with_retries(end, what=f"ending job {job.pk}"):

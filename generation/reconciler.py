@@ -58,7 +58,7 @@ def _end(job: GenerationJob, status: str, error: str = "") -> None:
     job.status, job.error, job.finished_at = status, error, timezone.now()
     job.lease_owner, job.lease_expires_at = "", None
     job.save(update_fields=["status", "error", "finished_at", "lease_owner", "lease_expires_at"])
-    transaction.on_commit(lambda: job_files_delete(job=job))
+    transaction.on_commit(lambda: job_files_delete(job=job), robust=True)
     transaction.on_commit(lambda: event_publish(job=job, event=job_state_event(job)))
 
 

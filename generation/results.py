@@ -74,7 +74,8 @@ def job_images_save(*, job: GenerationJob, owner: str, images: list, seeds: list
 
 
 def job_files_delete(*, job: GenerationJob) -> None:
-    """Remove whatever an attempt of an unsuccessful job left in storage (its keys are known in advance)."""
+    """Remove whatever an attempt of an unsuccessful job left in storage (its keys are known in advance). Run
+    after commit, robustly: storage that is down then leaves the files, and the job's end stands."""
     prompt = job.prompt
     storage = _storage()
     for index in range(prompt.num_images):

@@ -78,7 +78,7 @@ def generation_job_cancel(*, job: GenerationJob) -> GenerationJob:
         job.finished_at = timezone.now()
         job.lease_owner, job.lease_expires_at = "", None
         fields += ["status", "finished_at", "lease_owner", "lease_expires_at"]
-        transaction.on_commit(lambda: job_files_delete(job=job))
+        transaction.on_commit(lambda: job_files_delete(job=job), robust=True)
         transaction.on_commit(lambda: event_publish(job=job, event=job_state_event(job)))
     job.save(update_fields=fields)
     return job

@@ -96,15 +96,16 @@ class Harness:
         return audits, len(orphan_files(images=images, stored=stored))
 
 
-def worker_kills(harness: Harness, kills: int, deadline_s: float = 600) -> tuple[list[int], FaultLog]:
+def worker_kills(harness: Harness, kills: int, deadline_s: float = 1200) -> tuple[list[int], FaultLog]:
     """SIGKILL a worker `kills` times, each time in a random running job at a random step (now and then after
-    its last step, while it saves); new jobs keep arriving so that kills spread over many jobs."""
+    its last step, while it saves); ten jobs are kept waiting, so that a killed job, queued again behind them,
+    is seldom the next one hit and the kills spread over many jobs."""
     cluster, rng, faults = harness.cluster, harness.rng, FaultLog()
     ids: list[int] = []
     deadline = time.monotonic() + deadline_s
     while len(faults.events) < kills and time.monotonic() < deadline:
-        if len(harness.unfinished(ids)) < 6:
-            ids += harness.submit(6)
+        if len(harness.unfinished(ids)) < 10:
+            ids += harness.submit(5)
         candidates = [row for row in harness.running(ids, 0) if row["lease_owner"]]
         live = [row for row in candidates if cluster.worker_for_pid(int(row["lease_owner"].split(":")[1]))]
         if not live:
