@@ -119,19 +119,28 @@ case "$command" in
     env_file_ensure
     images="$(images_choose)"
     mkdir -p var && echo "$images" >"$images_file"
-    [ "$images" = debian ] && deploy/base-image.sh "${DEBIAN_BASE_IMAGE:-t2i-debian:bookworm}"
+    start=$SECONDS
+    if [ "$images" = debian ]; then
+      deploy/base-image.sh "${DEBIAN_BASE_IMAGE:-t2i-debian:bookworm}"
+      log "base image: $((SECONDS - start)) s"
+    fi
     torch_wheel_stage
     read -ra files <<<"$(files_for "$images")"
     compose=($(compose_cli) "${files[@]}" --env-file "$env_file")
-    start=$SECONDS
     # one build per image: the studio's services share t2i-studio, built once through web
-    builds=(web); [ "$images" = debian ] && builds+=(postgres redis); [ "${GPU:-0}" = 1 ] && builds+=(worker)
-    "${compose[@]}" build "${builds[@]}"
+    builds=(); [ "$images" = debian ] && builds+=(postgres redis); builds+=(web); [ "${GPU:-0}" = 1 ] && builds+=(worker)
+    for service in "${builds[@]}"; do
+      began=$SECONDS
+      "${compose[@]}" build "$service"
+      log "image of $service: $((SECONDS - began)) s"
+    done
     built=$SECONDS
     # compose v1 stops at the first dependency that turns unhealthy; its log is worth more than compose's message
     "${compose[@]}" up -d --remove-orphans || { report_unready "${compose[@]}"; exit 1; }
     wait_healthy "${compose[@]}"
-    log "built in $((built - start)) s, healthy $((SECONDS - built)) s later: http://127.0.0.1:${WEB_PORT:-8000}/"
+    log "images in $((built - start)) s, every service healthy $((SECONDS - built)) s later:" \
+      "http://127.0.0.1:${WEB_PORT:-8000}/"
+    docker image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^t2i-' >&2 || true
     ;;
   down | ps | logs | exec)
     images="$(cat "$images_file" 2>/dev/null || echo public)"

@@ -90,7 +90,7 @@ def test_a_job_submitted_to_the_stack_comes_back_as_a_png_from_s3_rendered_with_
     stack.python(
         "web",
         "import django; django.setup(); from accounts.services import user_create; "
-        "user_create(username='alice', password='alice-in-docker-7')",
+        "user_create(username='alice', password='alice-in-docker-7', email='alice@example.com')",
     )
     token = stack.api("POST", "/api/auth/token/", body={"username": "alice", "password": "alice-in-docker-7"})["token"]
 
@@ -101,11 +101,11 @@ def test_a_job_submitted_to_the_stack_comes_back_as_a_png_from_s3_rendered_with_
 
     job = stack.api("POST", "/api/jobs/", token=token, body={"prompt": "a red circle", "seed": 7})
     deadline = time.monotonic() + 600
-    while job["status"] not in ("completed", "failed", "cancelled"):
+    while job["status"] not in ("succeeded", "failed", "cancelled"):
         assert time.monotonic() < deadline, f"job still {job['status']} after 600 s"
         time.sleep(2)
         job = stack.api("GET", f"/api/jobs/{job['id']}/", token=token)
-    assert job["status"] == "completed", job["error"]
+    assert job["status"] == "succeeded", job["error"]
     assert job["model"] == champion["version_name"]
 
     (image,) = job["images"]
@@ -115,8 +115,8 @@ def test_a_job_submitted_to_the_stack_comes_back_as_a_png_from_s3_rendered_with_
     # the web container stored it in the S3 server's bucket, not on a disk of its own
     key = stack.python(
         "web",
-        "import django; django.setup(); from generation.models import Image; "
-        f"print(Image.objects.get(pk={image['id']}).file.name)",
+        "import django; django.setup(); from generation.models import GeneratedImage; "
+        f"print(GeneratedImage.objects.get(pk={image['id']}).file.name)",
     )
     keys = stack.python(
         "web",
