@@ -65,6 +65,19 @@ class StudioAutoSchema(AutoSchema):
             schema.setdefault("pattern", TEXT)  # DRF refuses NUL in every text field
         return schema
 
+    def _insert_field_validators(self, field, schema):
+        super()._insert_field_validators(field, schema)
+        # spectacular offers a blank field's "" as a second alternative; our text pattern already admits "", and
+        # oneOf must match exactly one alternative, so keep the one
+        alternatives = schema.get("oneOf", [])
+        if (
+            len(alternatives) == 2
+            and alternatives[1] == {"type": "string", "maxLength": 0}
+            and alternatives[0].get("pattern") == TEXT
+            and not {"minLength", "format"} & set(alternatives[0])
+        ):
+            schema.update(schema.pop("oneOf")[0])
+
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
         if direction == "request" and isinstance(serializer, StrictSerializer):
