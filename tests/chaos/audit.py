@@ -1,7 +1,8 @@
 """What the fault suite checks once the faults are over: every job ended (none stuck), each succeeded job has
 exactly one image per index with its file in storage, no failed or cancelled job kept images, no file in storage
-belongs to no image (orphans), and how long the jobs a fault hit took to recover: from the moment the fault was
-over (the kill, the server back) until each made progress again (claimed again, a further step recorded, or ended).
+belongs to no image (orphans), and how long the jobs a fault hit took to recover, from the moment the fault was
+over (the kill, the server back): until each was handled (queued again, its message sent again, or it made
+progress: claimed again, a further step recorded, or ended), and until each made progress.
 """
 
 from __future__ import annotations
@@ -46,27 +47,27 @@ class FaultLog:
         self.events.append(fault)
         return fault
 
-    def recoveries(self, watch: ProgressWatch) -> list[float | None]:
+    def recoveries(self, watch: ProgressWatch, *, progress_only: bool = False) -> list[float | None]:
         """Per fault, the longest recovery of a job it hit (None: one never recovered)."""
         result = []
         for fault in self.events:
-            times = [watch.recovered_at(job_id, after=fault.at) for job_id in fault.jobs]
+            times = [watch.recovered_at(job_id, after=fault.at, progress_only=progress_only) for job_id in fault.jobs]
             result.append(None if None in times else max((t - fault.at for t in times), default=0.0))
         return result
 
-    def longest_recovery(self, watch: ProgressWatch) -> float | None:
-        recoveries = self.recoveries(watch)
+    def longest_recovery(self, watch: ProgressWatch, *, progress_only: bool = False) -> float | None:
+        recoveries = self.recoveries(watch, progress_only=progress_only)
         return None if None in recoveries else max(recoveries, default=0.0)
 
 
 class ProgressWatch(threading.Thread):
-    """Samples the jobs' (status, step, attempts) every 0.1 s: `rows(ids)` -> {id: {"status", "step", "attempts"}}."""
+    """Samples the jobs' (status, step, attempts, enqueued_at) every 0.1 s: `rows(ids)` -> {id: {those keys}}."""
 
     def __init__(self, rows: Callable[[list[int]], dict[int, dict]]):
         super().__init__(daemon=True)
         self.rows = rows
         self.ids: list[int] = []
-        self.samples: dict[int, list[tuple[float, str, int, int]]] = {}
+        self.samples: dict[int, list[tuple[float, str, int, int, object]]] = {}
         self.stopping = threading.Event()
 
     def run(self) -> None:
@@ -77,22 +78,24 @@ class ProgressWatch(threading.Thread):
             except Exception:  # the database is restarting: the next sample sees it again
                 rows = {}
             for job_id, row in rows.items():
-                sample = (now, row["status"], row["step"], row["attempts"])
+                sample = (now, row["status"], row["step"], row["attempts"], row["enqueued_at"])
                 self.samples.setdefault(job_id, []).append(sample)
             self.stopping.wait(0.1)
 
-    def recovered_at(self, job_id: int, *, after: float) -> float | None:
-        """When the job first made progress after `after`, judged against its first state sampled after it (a
-        sample from before could miss the last steps a killed worker recorded)."""
+    def recovered_at(self, job_id: int, *, after: float, progress_only: bool = False) -> float | None:
+        """When the job was first handled after `after` (with progress_only: first made progress), judged against
+        its first state sampled after it (one from before could miss the last steps a killed worker recorded)."""
         samples = [sample for sample in self.samples.get(job_id, []) if sample[0] >= after]
         if not samples:
             return None
-        at, status, step, attempts = samples[0]
+        at, status, step, attempts, enqueued_at = samples[0]
         if status in FINISHED:
             return at
-        for at, status, now_step, now_attempts in samples[1:]:
-            if status in FINISHED or now_attempts > attempts or (status == "running" and now_step > step):
+        for at, now_status, now_step, now_attempts, now_enqueued_at in samples[1:]:
+            if now_status in FINISHED or now_attempts > attempts or (now_status == "running" and now_step > step):
                 return at
+            if not progress_only and (now_status != status or now_enqueued_at != enqueued_at):
+                return at  # queued again, or its message sent again
         return None
 
 

@@ -119,7 +119,7 @@ class EmbeddedStudio:
 
     def jobs(self, ids: list[int]) -> dict[int, dict]:
         marks = ",".join("?" * len(ids))
-        columns = "id, status, step, total_steps, attempts, error, lease_owner"
+        columns = "id, status, step, total_steps, attempts, error, lease_owner, enqueued_at"
         rows = self.rows(f"SELECT {columns} FROM generation_generationjob WHERE id IN ({marks})", *ids)
         return {row[0]: dict(zip(columns.split(", "), row, strict=True)) for row in rows}
 

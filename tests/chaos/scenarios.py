@@ -56,7 +56,7 @@ class Harness:
     def rows(self, ids: list[int]) -> dict[int, dict]:
         from generation.models import GenerationJob
 
-        fields = ("id", "status", "step", "total_steps", "attempts", "error", "lease_owner")
+        fields = ("id", "status", "step", "total_steps", "attempts", "error", "lease_owner", "enqueued_at")
         return self.db(lambda: {row["id"]: row for row in GenerationJob.objects.filter(pk__in=ids).values(*fields)})
 
     def unfinished(self, ids: list[int]) -> list[int]:
@@ -97,21 +97,30 @@ class Harness:
 
 
 def worker_kills(harness: Harness, kills: int, deadline_s: float = 1200) -> tuple[list[int], FaultLog]:
-    """SIGKILL a worker `kills` times, each time in a random running job at a random step (now and then after
-    its last step, while it saves); ten jobs are kept waiting, so that a killed job, queued again behind them,
-    is seldom the next one hit and the kills spread over many jobs."""
+    """SIGKILL a worker `kills` times at random points of random jobs: each attempt that starts is, by a coin
+    toss, left alone or killed at a random step (now and then after its last step, while it saves). So about
+    one job in eight is killed on all three of its attempts and fails, and the rest succeed."""
     cluster, rng, faults = harness.cluster, harness.rng, FaultLog()
     ids: list[int] = []
+    decided: set[tuple[int, str]] = set()  # attempts (job, lease owner) already spared or chosen
     deadline = time.monotonic() + deadline_s
     while len(faults.events) < kills and time.monotonic() < deadline:
-        if len(harness.unfinished(ids)) < 10:
-            ids += harness.submit(5)
-        candidates = [row for row in harness.running(ids, 0) if row["lease_owner"]]
-        live = [row for row in candidates if cluster.worker_for_pid(int(row["lease_owner"].split(":")[1]))]
-        if not live:
-            time.sleep(0.05)
+        if len(harness.unfinished(ids)) < 6:
+            ids += harness.submit(4)
+        fresh = [
+            row
+            for row in harness.running(ids, 0)
+            if row["lease_owner"]
+            and (row["id"], row["lease_owner"]) not in decided
+            and cluster.worker_for_pid(int(row["lease_owner"].split(":")[1]))
+        ]
+        if not fresh:
+            time.sleep(0.02)
             continue
-        target = rng.choice(live)
+        target = rng.choice(fresh)
+        decided.add((target["id"], target["lease_owner"]))
+        if rng.random() < 0.5:
+            continue  # this attempt is spared
         at = rng.uniform(0.0, 1.0) * target["total_steps"]
         row = target
         while time.monotonic() < deadline:
@@ -120,7 +129,7 @@ def worker_kills(harness: Harness, kills: int, deadline_s: float = 1200) -> tupl
                 break
             time.sleep(0.01)
         if row["status"] != "running" or row["lease_owner"] != target["lease_owner"]:
-            continue  # it ended (or moved) before the chosen point: choose again
+            continue  # it ended before the chosen point
         time.sleep(rng.uniform(0.0, 0.03))
         worker = cluster.worker_for_pid(int(target["lease_owner"].split(":")[1]))
         if worker is None:
