@@ -12,6 +12,10 @@ class User(AbstractUser):
     name = models.CharField(max_length=150, blank=True)
     email = models.EmailField(unique=True, null=True, blank=True)  # unique when given; NULLs never collide
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.USER)
+    # per-user quotas; empty means the studio's default (T2I_QUOTA_*), which staff can raise here in the admin
+    quota_active_jobs = models.PositiveIntegerField(null=True, blank=True, help_text="queued + running jobs")
+    quota_images_per_day = models.PositiveIntegerField(null=True, blank=True, help_text="images in any 24 hours")
+    quota_stored_bytes = models.PositiveBigIntegerField(null=True, blank=True, help_text="bytes of stored images")
 
     @property
     def display_name(self) -> str:

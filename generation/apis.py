@@ -12,7 +12,7 @@ from django.db import DatabaseError
 from django.http import FileResponse, Http404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from generation import selectors, services
 from generation.events import image_payload, job_images_payload
+from generation.fair_share import job_queue_position
 from generation.lookups import image_or_404, job_or_404, owned_image_or_403
 from generation.models import Visibility
 from modelops.selectors import model_version_list
@@ -90,9 +91,14 @@ class JobOutputSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField(allow_null=True)
     finished_at = serializers.DateTimeField(allow_null=True)
     images = serializers.SerializerMethodField()
+    queue_position = serializers.SerializerMethodField(help_text="queued jobs that start before this one (fair share)")
 
     def get_images(self, job) -> list[dict]:
         return job_images_payload(job)
+
+    @extend_schema_field(serializers.IntegerField(allow_null=True, min_value=0))
+    def get_queue_position(self, job) -> int | None:
+        return job_queue_position(job=job)
 
 
 class JobListCreateApi(APIView):

@@ -18,6 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from generation.events import event_publish, job_state_event, progress_event
+from generation.fair_share import job_due_ids
 from generation.leases import (
     LeaseLost,
     attempts_exhausted,
@@ -74,6 +75,23 @@ def _claim(job_id: int, owner: str) -> GenerationJob | None:
     job.progress, job.step = 0.0, 0
     job.save(update_fields=["status", "started_at", "attempts", "lease_owner", "lease_expires_at", "progress", "step"])
     return job
+
+
+def _claim_due(job_id: int, owner: str) -> GenerationJob | None:
+    """A delivery of a queued job is a turn to run the job that is due under fair share (generation.fair_share):
+    if that is another user's, run it and send this job's message again, so every queued job keeps one."""
+    if GenerationJob.objects.filter(pk=job_id, status=GenerationJob.Status.QUEUED).exists():
+        for due_id in job_due_ids():
+            if due_id == job_id:
+                break
+            job = _claim(due_id, owner)
+            if job is not None:
+                from generation.tasks import generation_job_run
+
+                generation_job_run.delay(job_id)
+                logger.info("job %s is due before job %s (fair share); job %s waits its turn", due_id, job_id, job_id)
+                return job
+    return _claim(job_id, owner)
 
 
 class _StepReporter:
@@ -216,7 +234,7 @@ def generation_job_execute(*, job_id: int) -> GenerationJob | None:
     from ml_engine.pipelines import GenerationCancelled
 
     owner = lease_token()
-    job = _claim(job_id, owner)  # a database error here propagates: nothing is claimed, the task retries
+    job = _claim_due(job_id, owner)  # a database error here propagates: nothing is claimed, the task retries
     if job is None:
         logger.info("job %s does not want running; skipped", job_id)
         return None
@@ -245,9 +263,10 @@ def generation_job_execute(*, job_id: int) -> GenerationJob | None:
     except TransientOutage as outage:
         error = f"the database or image storage stayed unreachable for {settings.T2I_TRANSIENT_RETRY_S:g} s: {outage}"
         return _finish(job, owner, GenerationJob.Status.FAILED, error=error)
-    except Exception as exc:  # the job records why it failed; the worker lives on for the next job
+    except Exception:  # the job says it failed, the log says why; the worker lives on for the next job
         logger.exception("job %s failed", job.pk)
-        return _finish(job, owner, GenerationJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}")
+        error = "The model could not make this image. The studio's log has the details; try again or another model."
+        return _finish(job, owner, GenerationJob.Status.FAILED, error=error)
 
 
 def pipeline_warm_up() -> None:

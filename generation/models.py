@@ -80,6 +80,7 @@ class GeneratedImage(models.Model):
     index = models.PositiveSmallIntegerField(default=0)  # position within its job
     seed = models.BigIntegerField()  # re-running with this seed and num_images=1 reproduces the image
     width = models.PositiveSmallIntegerField()
+    byte_size = models.PositiveIntegerField(default=0)  # the PNG and its attention maps: the stored-bytes quota
     height = models.PositiveSmallIntegerField()
     visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE)
     fid_score = models.FloatField(null=True, blank=True)  # set-level metric; filled by offline evaluation

@@ -56,10 +56,13 @@ def job_images_save(*, job: GenerationJob, owner: str, images: list, seeds: list
             visibility=job.visibility,
         )
         image_key, attention_key = image_keys(job, index=index, seed=seed)
-        row.file.name = _put(image_key, png_bytes(image, parameters=image_infotext(row)))
+        png = png_bytes(image, parameters=image_infotext(row))
+        row.file.name, row.byte_size = _put(image_key, png), len(png)
         if maps is not None and maps.words:
+            sprite = png_bytes(maps.to_sprite())
             row.attention_words = maps.words
-            row.attention_maps.name = _put(attention_key, png_bytes(maps.to_sprite()))
+            row.attention_maps.name = _put(attention_key, sprite)
+            row.byte_size += len(sprite)
         rows.append(row)
     with transaction.atomic():
         locked = GenerationJob.objects.select_for_update().get(pk=job.pk)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from generation.events import event_publish, job_state_event
 from generation.leases import lease_is_live
 from generation.models import GeneratedImage, GenerationJob, Visibility
+from generation.quotas import quota_check_submission
 from generation.results import job_files_delete
 from prompts.services import text_prompt_create
 
@@ -40,6 +41,7 @@ def generation_job_submit(
     from generation.tasks import generation_job_run
 
     _check_visibility(visibility)
+    quota_check_submission(user=user, num_images=num_images)
     prompt = text_prompt_create(
         user=user,
         text=text,

@@ -10,9 +10,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from generation import selectors, services
 from generation.events import job_state_event
+from generation.fair_share import job_queue_position
 from generation.forms import JobCreateForm
 from generation.lookups import image_or_404, job_or_404, owned_image_or_403
 from generation.pngs import image_infotext
+from generation.quotas import QuotaExceeded
 from modelops.selectors import model_version_list
 
 GALLERY_PAGE_SIZE = 24
@@ -34,23 +36,29 @@ def create(request):
         if key in request.GET
     }
     form = JobCreateForm(request.POST or None, versions=versions, initial=prefill)
+    status = 200
     if request.method == "POST" and form.is_valid():
         try:
             job = services.generation_job_submit(user=request.user, **form.service_kwargs())
         except ValidationError as error:
             form.add_service_errors(error)
+        except QuotaExceeded as refusal:
+            form.add_error(None, refusal.message)
+            status = 429
         else:
             messages.success(request, "Queued. Watch it paint below.")
             return redirect("generation:job_detail", job_id=job.pk)
     recent_jobs = selectors.job_list_for_user(user=request.user)[:6]
-    return render(request, "generation/create.html", {"form": form, "recent_jobs": recent_jobs, "versions": versions})
+    context = {"form": form, "recent_jobs": recent_jobs, "versions": versions}
+    return render(request, "generation/create.html", context, status=status)
 
 
 @login_required
 @require_GET
 def job_detail(request, job_id: int):
     job = job_or_404(user=request.user, job_id=job_id)
-    return render(request, "generation/job_detail.html", {"job": job, "state": job_state_event(job)})
+    context = {"job": job, "state": job_state_event(job), "queue_position": job_queue_position(job=job)}
+    return render(request, "generation/job_detail.html", context)
 
 
 @login_required

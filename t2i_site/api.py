@@ -9,6 +9,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from t2i_site.limits import LimitExceeded
+
 
 class Conflict(exceptions.APIException):
     """409: the request is well formed, but the object's state does not allow it (cancelling a finished job)."""
@@ -90,8 +92,21 @@ def query_values(request) -> dict:
     return request.query_params.dict()
 
 
+class OverQuota(exceptions.Throttled):
+    """429 with Retry-After and a body naming the limit (a LimitExceeded, e.g. a per-user quota)."""
+
+    def __init__(self, refusal):
+        super().__init__(wait=refusal.retry_after_s, detail=refusal.message)
+        self.body = refusal.as_dict()
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)
-    return drf_exception_handler(exc, context)
+    if isinstance(exc, LimitExceeded):
+        exc = OverQuota(exc)
+    response = drf_exception_handler(exc, context)
+    if isinstance(exc, OverQuota) and response is not None:
+        response.data = exc.body
+    return response

@@ -225,6 +225,10 @@ T2I_DEFAULT_MODEL = env_str("T2I_DEFAULT_MODEL", "diffusion")
 # bootstrap offers every model bundled under ml_engine/weights (diffusion, gan) and registers the others in MLflow
 T2I_BOOTSTRAP_BUNDLED = env_bool("T2I_BOOTSTRAP_BUNDLED", True)
 T2I_DEVICE = env_str("T2I_DEVICE", "cpu")
+# per-user quotas (generation.quotas); staff raise one user's in the admin
+T2I_QUOTA_ACTIVE_JOBS = env_int("T2I_QUOTA_ACTIVE_JOBS", 10, minimum=1)
+T2I_QUOTA_IMAGES_PER_DAY = env_int("T2I_QUOTA_IMAGES_PER_DAY", 1000, minimum=1)
+T2I_QUOTA_STORED_BYTES = env_int("T2I_QUOTA_STORED_BYTES", 1_000_000_000, minimum=1)
 # MLOps: the MLflow store (unset: ml_engine's local SQLite store under data/mlflow), the registered model,
 # where workers keep hash-checked copies of registry versions, the promotion gate and the evaluation job.
 MLFLOW_TRACKING_URI = env_str("MLFLOW_TRACKING_URI", None)
