@@ -260,8 +260,9 @@ def generation_job_execute(*, job_id: int) -> GenerationJob | None:
     except (JobTimeLimitExceeded, SoftTimeLimitExceeded):
         limit = settings.T2I_JOB_TIME_LIMIT_S
         return _finish(job, owner, GenerationJob.Status.FAILED, error=f"stopped at its time limit of {limit:g} s")
-    except TransientOutage as outage:
-        error = f"the database or image storage stayed unreachable for {settings.T2I_TRANSIENT_RETRY_S:g} s: {outage}"
+    except TransientOutage:
+        logger.exception("job %s: storage or database outage outlasted the retries", job.pk)
+        error = f"the database or image storage stayed unreachable for {settings.T2I_TRANSIENT_RETRY_S:g} s"
         return _finish(job, owner, GenerationJob.Status.FAILED, error=error)
     except Exception:  # the job says it failed, the log says why; the worker lives on for the next job
         logger.exception("job %s failed", job.pk)
