@@ -48,6 +48,8 @@ EOF
 cat >"$rootfs/etc/apt/apt.conf.d/90container" <<'EOF'
 APT::Install-Recommends "false";
 APT::Install-Suggests "false";
+Dir::Cache::pkgcache "";
+Dir::Cache::srcpkgcache "";
 DPkg::Post-Invoke { "rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb || true"; };
 EOF
 cat >"$rootfs/etc/dpkg/dpkg.cfg.d/90container" <<'EOF'
@@ -61,7 +63,7 @@ if [ -f "$ca_bundle" ]; then
   cp "$ca_bundle" "$rootfs/usr/local/share/ca-certificates/machine-bundle.crt"
   chroot "$rootfs" update-ca-certificates >/dev/null 2>&1
 fi
-rm -rf "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* "$rootfs"/usr/share/doc/* \
+rm -rf "$rootfs"/var/cache/apt/*.bin "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/* \
   "$rootfs"/usr/share/man/* "$rootfs"/usr/share/locale/*
 tar -C "$rootfs" -c . | docker import --change 'CMD ["bash"]' --change 'ENV LANG=C.UTF-8' - "$name" >/dev/null
 echo "base image $name: $(docker image inspect -f '{{.Size}}' "$name" | awk '{printf "%.0f MB", $1 / 1e6}')"
