@@ -77,7 +77,8 @@ def stack(tmp_path_factory):
     stack = Stack(env, f"http://127.0.0.1:{port}")
     started = time.monotonic()
     up = subprocess.run(["make", "-s", "compose-up"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=2400)
-    print(f"make compose-up: {time.monotonic() - started:.0f} s\n{up.stderr[-1500:]}")
+    timings = "\n".join(line for line in up.stderr.splitlines() if line.startswith(("compose:", "t2i-")))
+    print(f"make compose-up: {time.monotonic() - started:.0f} s\n{timings}")
     try:
         assert up.returncode == 0, f"make compose-up failed:\n{up.stdout[-4000:]}\n{up.stderr[-4000:]}"
         yield stack
