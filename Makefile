@@ -24,7 +24,7 @@ $(VENV)/.installed: requirements.txt
 # The studio on http://127.0.0.1:$PORT with no services: SQLite, files under var/, a filesystem Celery
 # broker and a SQLite channel layer; daphne and one Celery worker run until Ctrl-C.
 run: setup
-	$(PY) manage.py runstudio --port $${PORT:-8000}
+	$(PY) manage.py runstudio --port $${PORT:-8000} $(ARGS)
 
 # The MLOps loop: render data -> train -> evaluate -> register as `challenger` in the MLflow registry
 # (MLFLOW_TRACKING_URI, else data/mlflow); then promote it from /modelops/. ARGS passes options through.

@@ -12,6 +12,7 @@ no server.
 """
 
 import logging
+import os
 import queue
 import signal
 import subprocess
@@ -88,8 +89,11 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-worker", action="store_true", help="web only: workers run elsewhere")
+        parser.add_argument("--debug", action="store_true", help="Django's debug pages (for developers only)")
 
-    def handle(self, *args, host: str, port: int, no_worker: bool, **options):
+    def handle(self, *args, host: str, port: int, no_worker: bool, debug: bool = False, **options):
+        if debug:  # the children read it; a studio for people shows plain error pages
+            os.environ["DJANGO_DEBUG"] = "true"
         call_command("migrate", interactive=False, verbosity=0)
         call_command("bootstrap_models", demo_fallback=True)
         user, _ = user_ensure_demo(username=settings.T2I_DEMO_USER, password=settings.T2I_DEMO_PASSWORD)
