@@ -61,7 +61,8 @@ class StudioAutoSchema(AutoSchema):
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
-        if direction == "request" and isinstance(field, serializers.CharField) and "enum" not in schema:
+        plain_text = isinstance(field, serializers.CharField) and not isinstance(field, serializers.RegexField)
+        if direction == "request" and plain_text and "enum" not in schema:
             schema.setdefault("pattern", TEXT)  # DRF refuses NUL in every text field
         return schema
 
