@@ -4,7 +4,8 @@
 # BASE_IMAGE: the public python:3.11-slim, or a plain Debian bookworm image (deploy/base-image.sh) where no
 # container registry is reachable; there Debian's own Python 3.11 is installed.
 # TORCH_INDEX_URL: where torch 2.13.0 comes from; unset, the CPU wheel in deploy/wheels/ (`make compose-up` puts
-# the Makefile's TORCH_WHEEL there) or else the CPU index; a CUDA index for GPU workers (deploy/docker-compose.gpu.yml):
+# the Makefile's TORCH_WHEEL there) or else the CPU index; a CUDA index for GPU workers
+# (deploy/docker-compose.gpu.yml):
 #   docker build --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cu126 -t t2i-studio-cuda .
 ARG BASE_IMAGE=python:3.11-slim
 
