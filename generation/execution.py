@@ -1,11 +1,12 @@
-"""The worker side of a job: claim the row under a lease, run the ml_engine pipeline with a step callback, save
-the images (and, when the model gives them, each image's per-word attention maps) exactly once.
+"""The worker side of a job: claim the row under a lease, with the queued jobs that can share its pipeline calls
+(generation.batching), run the ml_engine pipeline with a step callback, save each job's images (and, when the
+model gives them, each image's per-word attention maps) exactly once.
 
-Each denoising step renews the lease, updates the row (progress, latest preview) and publishes a progress
-event, all in one statement conditioned on the lease and the cancel flag: no row updated means the job was
-cancelled (GenerationCancelled) or another worker took it over (LeaseLost). The step callback also enforces
-the job's time limit, whatever the Celery pool (the solo pool ignores Celery's own limits). A database or
-storage blip is retried (generation.transient), never reported as the job's failure.
+The step callback (generation.progress) publishes every step and, a few times a second, renews each job's lease
+and records its progress in one statement conditioned on the lease and the cancel flag: no row updated means the
+job was cancelled (it ends, the call goes on for the others) or another worker took it over (LeaseLost). It also
+enforces the time limit, whatever the Celery pool (the solo pool ignores Celery's own limits). A database or
+storage blip is retried (generation.transient), never reported as the jobs' failure.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from generation.events import event_publish, job_state_event, progress_event
+from generation.batching import batch_mates, call_plans
+from generation.events import event_publish, job_state_event
 from generation.fair_share import job_due_ids
 from generation.leases import (
     LeaseLost,
@@ -29,17 +31,13 @@ from generation.leases import (
     lease_token,
 )
 from generation.models import GenerationJob
-from generation.pngs import png_data_url
+from generation.progress import CallProgress, JobTimeLimitExceeded
 from generation.results import job_files_delete, job_images_save
-from generation.transient import DATABASE_ERRORS, TransientOutage, database_reconnect, with_retries
+from generation.transient import DATABASE_ERRORS, TransientOutage, with_retries
 from modelops.runtime import pipeline_load
 from modelops.selectors import model_version_champion, model_version_current
 
 logger = logging.getLogger(__name__)
-
-
-class JobTimeLimitExceeded(Exception):
-    pass
 
 
 def _end_unclaimed(job: GenerationJob, status: str, error: str = "") -> None:
@@ -79,65 +77,17 @@ def _claim(job_id: int, owner: str) -> GenerationJob | None:
 
 def _claim_due(job_id: int, owner: str) -> GenerationJob | None:
     """A delivery of a queued job is a turn to run the job that is due under fair share (generation.fair_share):
-    if that is another user's, run it and send this job's message again, so every queued job keeps one."""
+    if that is another user's, run it (the delivered job may share its call; if not, its message is sent again,
+    so every queued job keeps one)."""
     if GenerationJob.objects.filter(pk=job_id, status=GenerationJob.Status.QUEUED).exists():
         for due_id in job_due_ids():
             if due_id == job_id:
                 break
             job = _claim(due_id, owner)
             if job is not None:
-                from generation.tasks import generation_job_run
-
-                generation_job_run.delay(job_id)
-                logger.info("job %s is due before job %s (fair share); job %s waits its turn", due_id, job_id, job_id)
+                logger.info("job %s is due before job %s (fair share)", due_id, job_id)
                 return job
     return _claim(job_id, owner)
-
-
-class _StepReporter:
-    """Progress over the whole job: image i of n at step s counts as i * steps + s of n * steps."""
-
-    def __init__(self, job: GenerationJob, *, images: int, owner: str, deadline: float):
-        self.job = job
-        self.images = images
-        self.owner = owner
-        self.deadline = deadline
-        self.image_index = 0
-        self.started = time.monotonic()
-
-    def __call__(self, info) -> None:
-        now = time.monotonic()
-        if now > self.deadline:
-            raise JobTimeLimitExceeded
-        step, total = self.image_index * info.total + info.step, info.total * self.images
-        eta_s = (now - self.started) / step * (total - step)
-        preview = png_data_url(info.preview())
-        try:
-            # one statement renews the lease, records progress and reads the cancel flag
-            updated = GenerationJob.objects.filter(
-                pk=self.job.pk, lease_owner=self.owner, status=GenerationJob.Status.RUNNING, cancel_requested=False
-            ).update(
-                progress=step / total, step=step, total_steps=total, preview=preview, lease_expires_at=lease_expiry()
-            )
-        except DATABASE_ERRORS:
-            # the database is away: keep denoising; the lease is renewed (or found lost) at the next step
-            # that reaches it, and the save retries until it is back
-            logger.warning("job %s: progress of step %s not recorded (database unreachable)", self.job.pk, step)
-            database_reconnect()
-            return
-        if not updated:
-            raise self._why_stopped()
-        event_publish(
-            job=self.job, event=progress_event(self.job, step=step, total=total, eta_s=eta_s, preview=preview)
-        )
-
-    def _why_stopped(self) -> Exception:
-        from ml_engine.pipelines import GenerationCancelled
-
-        row = GenerationJob.objects.filter(pk=self.job.pk).values("status", "lease_owner").first()
-        if row and row["status"] == GenerationJob.Status.RUNNING and row["lease_owner"] == self.owner:
-            return GenerationCancelled()
-        return LeaseLost(f"job {self.job.pk} was taken over")
 
 
 def _finish(job: GenerationJob, owner: str, status: str, error: str = "") -> GenerationJob | None:
@@ -184,90 +134,162 @@ def _follow_champion(job: GenerationJob) -> GenerationJob:
     return job
 
 
-def _generate(job: GenerationJob, owner: str, deadline: float) -> tuple[list, list[int], list]:
+class _Batch:
+    """The jobs one turn runs in shared calls (generation.batching), under one lease owner and deadline."""
+
+    def __init__(self, leader: GenerationJob, owner: str, deadline: float, *, delivered: int):
+        self.jobs = [leader]
+        self.owner = owner
+        self.deadline = deadline
+        self.delivered = delivered  # the job whose message this turn came with
+        self.stopped: set[int] = set()  # cancelled or taken over: the call went on without them
+        self.mates_taken = False
+        self.settled = False
+
+    @property
+    def live(self) -> list[GenerationJob]:
+        return [job for job in self.jobs if job.pk not in self.stopped]
+
+    def take_mates(self) -> None:
+        """The leader follows the champion, then queued jobs that can share its calls are claimed (once)."""
+        self.jobs[0] = _follow_champion(self.jobs[0])
+        if self.mates_taken:
+            return
+        self.mates_taken = True
+        for candidate in batch_mates(self.jobs[0]):
+            mate = _claim(candidate.pk, self.owner)
+            if mate is not None:
+                self.jobs.append(mate)
+                event_publish(job=mate, event={"type": "started", "job": mate.pk, "total": mate.total_steps})
+        if len(self.jobs) > 1:
+            logger.info("jobs %s share their calls", [job.pk for job in self.jobs])
+        self.settle_delivery()
+
+    def settle_delivery(self) -> None:
+        """The delivered job, if this turn does not run it and it still waits, gets its message back (once)."""
+        if self.settled or self.delivered in {job.pk for job in self.jobs}:
+            return
+        self.settled = True
+        if GenerationJob.objects.filter(pk=self.delivered, status=GenerationJob.Status.QUEUED).exists():
+            from generation.tasks import generation_job_run
+
+            generation_job_run.delay(self.delivered)  # it waits its turn
+
+    def hold(self) -> None:
+        """Between retries: renew every lease; a job taken over meanwhile is let go."""
+        for job in self.live:
+            if not job_lease_renew(job_id=job.pk, owner=self.owner):
+                logger.warning("job %s was taken over while its worker waited out an outage", job.pk)
+                self.stopped.add(job.pk)
+        if not self.live:
+            raise LeaseLost(f"jobs {[job.pk for job in self.jobs]} were taken over")
+
+    def cancelled(self, job: GenerationJob) -> None:
+        self.stopped.add(job.pk)
+        _finish(job, self.owner, GenerationJob.Status.CANCELLED)
+
+    def end_all(self, status: str, error: str = "") -> None:
+        for job in self.live:
+            _finish(job, self.owner, status, error=error)
+
+
+def _generate(batch: _Batch) -> dict[int, list]:
+    """Every live job's images, as {job id: [(image, seed, attention maps, (rows, row)), ...] by index}."""
+    import torch
+
     from ml_engine.attention import supports_attention
 
-    job = _follow_champion(job)
-    prompt = job.prompt
-    pipe = pipeline_load(job.model_version.source)
-    if not job_lease_renew(job_id=job.pk, owner=owner):  # loading may have taken a while
-        raise LeaseLost(f"job {job.pk} was taken over while its model loaded")
-    reporter = _StepReporter(job, images=prompt.num_images, owner=owner, deadline=deadline)
+    batch.take_mates()
+    leader = batch.jobs[0]
+    pipe = pipeline_load(leader.model_version.source)
+    batch.hold()  # loading may have taken a while
     # each image keeps what its prompt's words attended to, when the model can say (not real SD models)
     extra = {"return_attention": True} if supports_attention(pipe) else {}
-    images, seeds, attention = [], [], []
-    # one image per call: a batch of n gives slightly different numbers than n batches of one, and a
-    # re-run (one image, its own seed) must reproduce the image bit for bit
-    for index in range(prompt.num_images):
-        reporter.image_index = index
+    prompt = leader.prompt
+    made: dict[int, list] = {job.pk: [None] * job.prompt.num_images for job in batch.live}
+    for plan in call_plans(batch.live):
+        members = [member for member in plan.members if member.job.pk not in batch.stopped]
+        if not members:
+            continue
+        progress = CallProgress(members, owner=batch.owner, deadline=batch.deadline, on_cancelled=batch.cancelled)
         result = pipe(
-            prompt.text_content,
+            plan.prompts,
             negative_prompt=prompt.negative_prompt or None,
             num_inference_steps=prompt.steps,
             guidance_scale=prompt.guidance,
-            seed=prompt.seed + index,
-            num_images_per_prompt=1,
-            callback_on_step_end=reporter,
+            generator=[torch.Generator("cpu").manual_seed(seed) for seed in plan.seeds],
+            callback_on_step_end=progress,
             height=prompt.height,
             width=prompt.width,
             **extra,
         )
-        images += result.images
-        seeds += result.seeds
-        attention += result.attention or [None] * len(result.images)
-    return images, seeds, attention
+        attention = result.attention or [None] * plan.rows
+        for row, (member, index) in plan.images.items():
+            if member.job.pk in made:
+                made[member.job.pk][index] = (result.images[row], plan.seeds[row], attention[row], (plan.rows, row))
+    return {job_id: images for job_id, images in made.items() if job_id not in batch.stopped}
 
 
-def _still_held(job: GenerationJob, owner: str):
-    def check() -> None:
-        if not job_lease_renew(job_id=job.pk, owner=owner):
-            raise LeaseLost(f"job {job.pk} was taken over while its worker waited out an outage")
-
-    return check
+def _save(batch: _Batch, made: dict[int, list]) -> None:
+    for job in batch.live:
+        images, seeds, attention, layouts = zip(*made[job.pk], strict=True)
+        try:
+            with_retries(
+                lambda job=job, images=images, seeds=seeds, attention=attention, layouts=layouts: job_images_save(
+                    job=job, owner=batch.owner, images=images, seeds=seeds, attention=attention, layouts=layouts
+                ),
+                what=f"saving job {job.pk}",
+                storage=True,
+                between=batch.hold,
+            )
+        except LeaseLost as lost:
+            logger.warning("job %s: %s; this worker lets it go", job.pk, lost)
 
 
 def generation_job_execute(*, job_id: int) -> GenerationJob | None:
-    """Run one job to its end. Returns None when the job no longer wants running here (cancelled, done, gone,
-    or running under another worker's lease)."""
+    """Run the job due now (normally `job_id`) and the queued jobs that share its calls, each to its end. Returns
+    the job that led, or None when nothing wants running here (cancelled, done, gone, or running under another
+    worker's lease)."""
     from celery.exceptions import SoftTimeLimitExceeded
 
     from ml_engine.pipelines import GenerationCancelled
 
     owner = lease_token()
-    job = _claim_due(job_id, owner)  # a database error here propagates: nothing is claimed, the task retries
-    if job is None:
+    leader = _claim_due(job_id, owner)  # a database error here propagates: nothing is claimed, the task retries
+    if leader is None:
         logger.info("job %s does not want running; skipped", job_id)
         return None
-    deadline = time.monotonic() + settings.T2I_JOB_TIME_LIMIT_S
-    event_publish(job=job, event={"type": "started", "job": job.pk, "total": job.total_steps})
-    held = _still_held(job, owner)
+    batch = _Batch(leader, owner, time.monotonic() + settings.T2I_JOB_TIME_LIMIT_S, delivered=job_id)
+    event_publish(job=leader, event={"type": "started", "job": leader.pk, "total": leader.total_steps})
     try:
-        images, seeds, attention = with_retries(
-            lambda: _generate(job, owner, deadline), what=f"job {job.pk}", between=held
-        )
-        with_retries(
-            lambda: job_images_save(job=job, owner=owner, images=images, seeds=seeds, attention=attention),
-            what=f"saving job {job.pk}",
-            storage=True,
-            between=held,
-        )
-        return job
+        made = with_retries(lambda: _generate(batch), what=f"job {leader.pk}", between=batch.hold)
+        _save(batch, made)
+        return leader
     except LeaseLost as lost:
-        logger.warning("job %s: %s; this worker lets it go", job.pk, lost)
+        logger.warning("job %s: %s; this worker lets it go", leader.pk, lost)
         return None
     except GenerationCancelled:
-        return _finish(job, owner, GenerationJob.Status.CANCELLED)
+        batch.end_all(GenerationJob.Status.CANCELLED)
+        return leader
     except (JobTimeLimitExceeded, SoftTimeLimitExceeded):
-        limit = settings.T2I_JOB_TIME_LIMIT_S
-        return _finish(job, owner, GenerationJob.Status.FAILED, error=f"stopped at its time limit of {limit:g} s")
+        batch.end_all(GenerationJob.Status.FAILED, f"stopped at its time limit of {settings.T2I_JOB_TIME_LIMIT_S:g} s")
+        return leader
     except TransientOutage:
-        logger.exception("job %s: storage or database outage outlasted the retries", job.pk)
-        error = f"the database or image storage stayed unreachable for {settings.T2I_TRANSIENT_RETRY_S:g} s"
-        return _finish(job, owner, GenerationJob.Status.FAILED, error=error)
-    except Exception:  # the job says it failed, the log says why; the worker lives on for the next job
-        logger.exception("job %s failed", job.pk)
-        error = "The model could not make this image. The studio's log has the details; try again or another model."
-        return _finish(job, owner, GenerationJob.Status.FAILED, error=error)
+        logger.exception("job %s: storage or database outage outlasted the retries", leader.pk)
+        batch.end_all(
+            GenerationJob.Status.FAILED,
+            f"the database or image storage stayed unreachable for {settings.T2I_TRANSIENT_RETRY_S:g} s",
+        )
+        return leader
+    except Exception:  # the jobs say they failed, the log says why; the worker lives on for the next job
+        logger.exception("job %s failed", leader.pk)
+        batch.end_all(
+            GenerationJob.Status.FAILED,
+            "The model could not make this image. The studio's log has the details; try again or another model.",
+        )
+        return leader
+    finally:
+        batch.settle_delivery()
 
 
 def pipeline_warm_up() -> None:

@@ -10,7 +10,7 @@ same per user ("round robin"); Celery alone is FIFO.
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 
 from django.db.models import Max, Min
 
@@ -43,6 +43,18 @@ def job_due_ids(*, limit: int = 4) -> list[int]:
         if job_id is not None:
             due.append(job_id)
     return due
+
+
+def jobs_in_turn_order(jobs, *, limit: int = 64) -> list[GenerationJob]:
+    """Queued `jobs` in the order the round robin runs them: each user's oldest in rotation order, then each user's
+    second, and so on (of each user's oldest `limit`)."""
+    by_user = defaultdict(list)
+    for job in jobs.filter(status=_Q, cancel_requested=False).order_by("created_at", "pk")[: limit * 4]:
+        if len(by_user[job.user_id]) < limit:
+            by_user[job.user_id].append(job)
+    rotation = [user_id for user_id in _rotation() if user_id in by_user]
+    turns = max((len(queue) for queue in by_user.values()), default=0)
+    return [by_user[user_id][turn] for turn in range(turns) for user_id in rotation if turn < len(by_user[user_id])]
 
 
 def job_queue_position(*, job: GenerationJob) -> int | None:

@@ -37,6 +37,10 @@ class GenerationJob(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)  # claims by a worker; capped (T2I_JOB_MAX_ATTEMPTS)
     # the lease of the worker running the job (generation.leases): who (host:pid:token) and until when; the step
     # callback renews it, and every write a worker makes is conditioned on it, so a worker that lost it stops
+    # a re-run of an image made in a shared call runs in that call's layout: `layout_rows` rows (0: any layout,
+    # shared freely), its image at row `layout_row` (generation.batching)
+    layout_rows = models.PositiveSmallIntegerField(default=0)
+    layout_row = models.PositiveSmallIntegerField(default=0)
     lease_owner = models.CharField(max_length=160, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     # when its latest run message was sent: the reconciler sends another only when that one is gone
@@ -78,7 +82,10 @@ class GeneratedImage(models.Model):
     model_version = models.ForeignKey("modelops.ModelVersion", on_delete=models.PROTECT, related_name="images")
     file = models.FileField(upload_to=image_upload_to)  # PNG in default storage, with an infotext chunk
     index = models.PositiveSmallIntegerField(default=0)  # position within its job
-    seed = models.BigIntegerField()  # re-running with this seed and num_images=1 reproduces the image
+    seed = models.BigIntegerField()  # re-running with this seed, in the same layout, reproduces the image
+    # the pipeline call that made it: `batch_rows` images (of one or several jobs), this one at `batch_row`
+    batch_rows = models.PositiveSmallIntegerField(default=1)
+    batch_row = models.PositiveSmallIntegerField(default=0)
     width = models.PositiveSmallIntegerField()
     byte_size = models.PositiveIntegerField(default=0)  # the PNG and its attention maps: the stored-bytes quota
     height = models.PositiveSmallIntegerField()

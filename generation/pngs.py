@@ -1,4 +1,5 @@
-"""PNG encoding: AUTOMATIC1111-style infotext in a `parameters` tEXt chunk, and data: URLs for previews."""
+"""Image encoding: PNGs with AUTOMATIC1111-style infotext in a `parameters` tEXt chunk; previews as small WebP
+data: URLs (a fraction of the PNG's bytes, for a picture the browser only shows while it paints)."""
 
 from __future__ import annotations
 
@@ -62,7 +63,9 @@ def png_bytes(image: Image.Image, *, parameters: str | None = None) -> bytes:
     return buffer.getvalue()
 
 
-def png_data_url(image: Image.Image | None) -> str:
+def preview_data_url(image: Image.Image | None) -> str:
     if image is None:
         return ""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(image)).decode("ascii")
+    buffer = io.BytesIO()
+    image.save(buffer, format="WEBP", quality=80, method=0)  # method 0: the fastest encoder setting
+    return "data:image/webp;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

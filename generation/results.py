@@ -39,11 +39,17 @@ def _put(key: str, data: bytes) -> str:
     return saved
 
 
-def job_images_save(*, job: GenerationJob, owner: str, images: list, seeds: list[int], attention: list) -> None:
-    """Store the images and mark the job succeeded, if `owner` still holds its lease (else LeaseLost)."""
+def job_images_save(
+    *, job: GenerationJob, owner: str, images: list, seeds: list[int], attention: list, layouts: list | None = None
+) -> None:
+    """Store the images and mark the job succeeded, if `owner` still holds its lease (else LeaseLost). `layouts`:
+    each image's (rows, row) in the call that made it (generation.batching); default, alone."""
     prompt, version = job.prompt, job.model_version
+    layouts = layouts or [(1, 0)] * len(images)
     rows = []
-    for index, (image, seed, maps) in enumerate(zip(images, seeds, attention, strict=True)):
+    for index, (image, seed, maps, (batch_rows, batch_row)) in enumerate(
+        zip(images, seeds, attention, layouts, strict=True)
+    ):
         row = GeneratedImage(
             job=job,
             prompt=prompt,
@@ -54,6 +60,8 @@ def job_images_save(*, job: GenerationJob, owner: str, images: list, seeds: list
             width=image.width,
             height=image.height,
             visibility=job.visibility,
+            batch_rows=batch_rows,
+            batch_row=batch_row,
         )
         image_key, attention_key = image_keys(job, index=index, seed=seed)
         png = png_bytes(image, parameters=image_infotext(row))
@@ -69,10 +77,10 @@ def job_images_save(*, job: GenerationJob, owner: str, images: list, seeds: list
         if locked.status != GenerationJob.Status.RUNNING or locked.lease_owner != owner:
             raise LeaseLost(f"job {job.pk} is {locked.status} under {locked.lease_owner or 'no lease'}")
         GeneratedImage.objects.bulk_create(rows)
-        job.preview, job.step, job.total_steps = locked.preview, locked.step, locked.total_steps
+        job.preview, job.step = locked.preview, job.total_steps  # the last steps' writes may have been skipped
         job.status, job.progress, job.finished_at = GenerationJob.Status.SUCCEEDED, 1.0, timezone.now()
         job.lease_owner, job.lease_expires_at = "", None
-        job.save(update_fields=["status", "progress", "finished_at", "lease_owner", "lease_expires_at"])
+        job.save(update_fields=["status", "progress", "step", "finished_at", "lease_owner", "lease_expires_at"])
         transaction.on_commit(lambda: event_publish(job=job, event=job_state_event(job)))
 
 

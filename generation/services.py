@@ -36,8 +36,10 @@ def generation_job_submit(
     num_images: int = 1,
     model: str | None = None,
     visibility: str = Visibility.PRIVATE,
+    layout: tuple[int, int] | None = None,
 ) -> GenerationJob:
-    """Prompt -> job row -> Celery task, enqueued only once the row is committed (the worker must see it)."""
+    """Prompt -> job row -> Celery task, enqueued only once the row is committed (the worker must see it).
+    `layout` (rows, row): a one-image re-run made in that call layout (generation.batching)."""
     from generation.tasks import generation_job_run
 
     _check_visibility(visibility)
@@ -61,6 +63,8 @@ def generation_job_submit(
         follows_champion=model is None,
         visibility=visibility,
         total_steps=prompt.steps * prompt.num_images,
+        layout_rows=layout[0] if layout else 0,
+        layout_row=layout[1] if layout else 0,
     )
     generation_job_run.delay_on_commit(job.pk)
     return job
@@ -87,7 +91,8 @@ def generation_job_cancel(*, job: GenerationJob) -> GenerationJob:
 
 
 def generation_image_rerun(*, image: GeneratedImage, user) -> GenerationJob:
-    """The same prompt, settings, model version and this image's own seed: reproduces the image exactly."""
+    """The same prompt, settings, model version and this image's own seed, in the layout of the call that made
+    it: reproduces the image exactly."""
     prompt = image.prompt
     return generation_job_submit(
         user=user,
@@ -100,6 +105,7 @@ def generation_image_rerun(*, image: GeneratedImage, user) -> GenerationJob:
         height=image.height,
         num_images=1,
         model=image.model_version.version_name,
+        layout=(image.batch_rows, image.batch_row) if image.batch_rows > 1 else None,
     )
 
 

@@ -12,10 +12,13 @@ another folder (tests point "diffusion" at a tiny random pipeline). Only workers
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
 
 REGISTRY_PREFIX = "registry:"
 _cache: dict[tuple[str, str], object] = {}
@@ -61,7 +64,9 @@ def pipeline_load(source: str):
 
             while len(_cache) >= MAX_CACHED:
                 _cache.pop(next(iter(_cache)))  # the oldest loaded; dicts keep insertion order
-            pipe = load_pipeline(str(folder), device=settings.T2I_DEVICE)
+            pipe = load_pipeline(str(folder), device=settings.T2I_DEVICE, precision=settings.T2I_PRECISION)
+            if getattr(pipe, "precision_choice", None) is not None:
+                logger.info("%s runs in %s", folder.name, pipe.precision_choice.describe())
             if hasattr(pipe, "warm_up"):  # traces the UNet now rather than in the first user's request
                 pipe.warm_up()
             _cache[key] = pipe

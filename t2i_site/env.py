@@ -29,6 +29,13 @@ def env_str(name: str, default=_MISSING) -> str | None:
     return default if value is None else value
 
 
+def env_choice(name: str, choices: tuple[str, ...], default=_MISSING) -> str:
+    value = env_str(name, default)
+    if value not in choices:
+        raise ImproperlyConfigured(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return value
+
+
 def env_bool(name: str, default=_MISSING) -> bool:
     value = _raw(name, default)
     if value is None:

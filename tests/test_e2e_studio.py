@@ -45,7 +45,7 @@ def test_sign_up_create_watch_progress_and_find_the_image_in_the_gallery(
     assert page.inner_text("#progress-text") == "100%"
     assert page.get_attribute("#progress", "aria-valuenow") == "100"
     assert page.get_attribute("#job", "data-status") == "succeeded"
-    assert page.get_attribute("#preview", "src").startswith("data:image/png;base64,")
+    assert page.get_attribute("#preview", "src").startswith("data:image/webp;base64,")
     assert page.is_visible("#preview") and not page.is_visible("#preview-placeholder")
     assert "100%" in percents and len(set(percents)) > 1, percents  # it moved, live, to 100%
 

@@ -86,7 +86,7 @@ def test_embedded_studio_streams_worker_progress_to_websockets_and_stops_on_ctrl
 
     progress = [e for e in events if e["type"] == "progress" and e["job"] == job_id]
     assert [e["step"] for e in progress] == [1, 2, 3, 4, 5]
-    assert progress[-1]["preview"].startswith("data:image/png;base64,")
+    assert progress[0]["preview"].startswith("data:image/webp;base64,")
     assert events[-1]["type"] == "completed"
 
     children = [pid for pid in _group_pids(process.pid) if pid != process.pid]

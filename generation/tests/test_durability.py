@@ -9,7 +9,7 @@ import psycopg
 from django.conf import settings
 from django.db import connection
 
-from generation import execution, results
+from generation import execution, progress, results
 from generation.models import GeneratedImage, GenerationJob
 from generation.services import generation_job_submit
 
@@ -53,11 +53,11 @@ def test_the_time_limit_stops_a_job_under_the_solo_pool(worker, alice, wait, set
 def test_a_database_connection_lost_mid_job_is_retried_not_reported_as_the_jobs_failure(
     worker, alice, wait, monkeypatch
 ):
-    original_step, original_save = execution._StepReporter.__call__, execution.job_images_save
+    original_step, original_save = progress.CallProgress.__call__, execution.job_images_save
     dropped = []
 
     def step(reporter, info):
-        if reporter.image_index == 0 and info.step == 2:  # the server drops the worker's connection mid-run
+        if info.step == 2 and not dropped:  # the server drops the worker's connection mid-run
             _terminate_backend(_own_backend_pid())
             dropped.append("step")
         return original_step(reporter, info)
@@ -68,7 +68,7 @@ def test_a_database_connection_lost_mid_job_is_retried_not_reported_as_the_jobs_
             dropped.append("save")
         return original_save(**kwargs)
 
-    monkeypatch.setattr(execution._StepReporter, "__call__", step)
+    monkeypatch.setattr(progress.CallProgress, "__call__", step)
     monkeypatch.setattr(execution, "job_images_save", save)
     job = generation_job_submit(user=alice, text="a red circle", steps=4, num_images=2)
 

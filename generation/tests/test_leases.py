@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from generation import execution
+from generation import progress
 from generation.execution import generation_job_execute
 from generation.models import GeneratedImage, GenerationJob
 from generation.results import image_keys
@@ -35,13 +35,14 @@ def _job_files(job) -> list[str]:
 
 def _on_step(monkeypatch, action):
     """Run `action(job_id, step)` at the start of every denoising step of the worker."""
-    original = execution._StepReporter.__call__
+    original = progress.CallProgress.__call__
 
     def call(reporter, info):
-        action(reporter.job.pk, reporter.image_index * info.total + info.step)
+        member = reporter.members[0]
+        action(member.job.pk, member.step_of(info.step, info.total)[0])
         return original(reporter, info)
 
-    monkeypatch.setattr(execution._StepReporter, "__call__", call)
+    monkeypatch.setattr(progress.CallProgress, "__call__", call)
 
 
 def test_a_delivery_of_a_job_running_under_a_live_lease_is_dropped(alice, model_version):
@@ -79,7 +80,8 @@ def test_after_its_last_attempt_a_job_fails_with_a_reason_a_person_understands(a
     )
 
 
-def test_the_step_callback_renews_the_lease_at_every_step(alice, model_version, monkeypatch):
+def test_the_step_callback_renews_the_lease_with_each_progress_write(alice, model_version, monkeypatch, settings):
+    settings.T2I_PROGRESS_WRITE_S = 0  # a write every step
     job = GenerationJobFactory(user=alice, prompt__steps=4)
     seen = []
     _on_step(monkeypatch, lambda job_id, step: seen.append(GenerationJob.objects.get(pk=job_id).lease_expires_at))
@@ -90,13 +92,27 @@ def test_the_step_callback_renews_the_lease_at_every_step(alice, model_version, 
     assert seen[-1] > timezone.now() + timedelta(seconds=settings.T2I_JOB_LEASE_S / 2)
 
 
+def test_short_steps_write_the_row_a_few_times_a_second_not_every_step(alice, model_version, monkeypatch, settings):
+    settings.T2I_PROGRESS_WRITE_S = 60  # steps far shorter than the write interval
+    job = GenerationJobFactory(user=alice, prompt__steps=4)
+    seen = []
+    _on_step(monkeypatch, lambda job_id, step: seen.append(GenerationJob.objects.get(pk=job_id).step))
+
+    generation_job_execute(job_id=job.pk)
+
+    assert seen == [0, 1, 1, 1]  # written at the first step only; each step's event still went out
+    job.refresh_from_db()
+    assert job.status == "succeeded" and job.step == job.total_steps == 4 and job.progress == 1.0
+
+
 def test_a_worker_whose_lease_was_taken_over_stops_at_its_next_step_and_saves_nothing(
-    alice, model_version, monkeypatch, django_capture_on_commit_callbacks
+    alice, model_version, monkeypatch, django_capture_on_commit_callbacks, settings
 ):
-    job = GenerationJobFactory(user=alice, prompt__steps=6, prompt__num_images=2)
+    settings.T2I_PROGRESS_WRITE_S = 0  # the takeover is found at the next write: here, the next step
+    job = GenerationJobFactory(user=alice, prompt__steps=6, prompt__num_images=2)  # both images in one call
 
     def taken_over(job_id, step):
-        if step == 3:  # another worker took the job over meanwhile
+        if step == 4:  # another worker took the job over meanwhile (step 2 of both images)
             GenerationJob.objects.filter(pk=job_id).update(lease_owner="other-host:9:abcd")
 
     _on_step(monkeypatch, taken_over)

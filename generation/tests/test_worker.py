@@ -21,7 +21,7 @@ def test_submitted_job_runs_to_success_with_images_and_infotext(worker, alice, w
 
     assert job.status == GenerationJob.Status.SUCCEEDED, job.error
     assert job.progress == 1.0 and job.step == job.total_steps == 8 and job.attempts == 1  # 2 images x 4 steps
-    assert job.started_at and job.finished_at and job.preview.startswith("data:image/png;base64,")
+    assert job.started_at and job.finished_at and job.preview.startswith("data:image/webp;base64,")
     images = list(job.images.order_by("index"))
     assert [image.seed for image in images] == [11, 12]  # image i uses seed + i
     with images[1].file.open("rb") as f:

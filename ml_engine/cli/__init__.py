@@ -1,4 +1,6 @@
-"""`python -m ml_engine ...`: data, train, log-run, attach-critic, generate, evaluate, attention-iou, compare, pipeline.
+"""`python -m ml_engine <command>`: the Shapes data, training, generation, evaluation and the model pipeline.
+
+Commands: data, train, log-run, attach-critic, generate, models, evaluate, attention-iou, compare, pipeline.
 
 Run `python -m ml_engine <command> --help` for each command's options. Heavy libraries (torch,
 diffusers, mlflow) are imported by the command that needs them, so `--help` stays fast.
@@ -22,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         evaluate_cmd,
         generate_cmd,
         log_run_cmd,
+        models_cmd,
         pipeline_cmd,
         train_cmd,
     )
@@ -33,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     log_run_cmd.add_parser(sub)
     attach_critic_cmd.add_parser(sub)
     generate_cmd.add_parser(sub)
+    models_cmd.add_parser(sub)
     evaluate_cmd.add_parser(sub)
     attention_cmd.add_parser(sub)
     compare_cmd.add_parser(sub)

@@ -4,7 +4,7 @@
                   seed=7, num_images_per_prompt=1, callback_on_step_end=on_step)
     result.images  # PIL images;  result.seeds  # the seed of each image
 
-`callback_on_step_end(StepInfo)` runs after every denoising step; `info.preview()` decodes the
+`callback_on_step_end(StepInfo)` runs after every denoising step; `info.preview(image=i)` decodes image i's
 current x0 prediction into a small PIL image only when asked (cheap for the Shapes model). A
 callback may raise `GenerationCancelled` to stop the run. Image i of a call with seed s uses seed
 s + i, so any single image can be reproduced on its own.
@@ -30,10 +30,11 @@ class StepInfo:
     step: int  # 1-based number of the step just finished
     total: int
     timestep: int
-    _preview: Callable[[], Image.Image | None] | None = field(default=None, repr=False)
+    _preview: Callable[[int], Image.Image | None] | None = field(default=None, repr=False)
 
-    def preview(self) -> Image.Image | None:
-        return self._preview() if self._preview else None
+    def preview(self, image: int = 0) -> Image.Image | None:
+        """Image `image` of the call as it stands (its kept candidate, or its first while several remain)."""
+        return self._preview(image) if self._preview else None
 
 
 @dataclass
@@ -46,6 +47,44 @@ class GenerationResult:
 
 
 StepCallback = Callable[[StepInfo], None]
+
+PROBE_PROMPT = "a red circle to the left of a blue square"
+
+
+class PrecisionMixin:
+    """A pipeline whose hot path may run under bfloat16 autocast: `precision` says whether it does (float32 until
+    a loader sets it, ml_engine.precision chooses); `has_bfloat16_path` says whether there is anything to choose."""
+
+    precision: str = "float32"
+    precision_choice = None  # the PrecisionChoice that set `precision`, when a loader made one
+
+    @property
+    def has_bfloat16_path(self) -> bool:
+        return False
+
+    @property
+    def runs_bfloat16(self) -> bool:
+        return self.precision == "bfloat16" and self.has_bfloat16_path
+
+    def precision_set(self, requested: str = "auto", *, model_key: str = "") -> None:
+        """Run in `requested`, or with "auto" in whichever of float32 and bfloat16 is faster here (measured)."""
+        from ml_engine.precision import choose_precision
+
+        probe = self._precision_probe if self.has_bfloat16_path else None
+        device = str(next(iter(self.components_with_parameters())).device) if self.has_bfloat16_path else "cpu"
+        self.precision_choice = choose_precision(probe, requested=requested, model_key=model_key, device=device)
+        self.precision = self.precision_choice.precision
+
+    def components_with_parameters(self):
+        return (p for module in self.components.values() if hasattr(module, "parameters") for p in module.parameters())
+
+    def _precision_probe(self, precision: str) -> None:
+        """One image at the model's defaults, in `precision`: what a worker's request costs."""
+        saved, self.precision = self.precision, precision
+        try:
+            self(PROBE_PROMPT, seed=0, return_attention=True)
+        finally:
+            self.precision = saved
 
 
 def check_generation_args(num_inference_steps: int, guidance_scale: float, num_images_per_prompt: int) -> None:

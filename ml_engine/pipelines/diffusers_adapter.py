@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ml_engine.pipelines.base import GenerationResult, StepCallback, StepInfo, check_generation_args, seeds_for
+from ml_engine.pipelines.base import GenerationResult, StepCallback, StepInfo, check_generation_args, image_seeds
 
 # SD 1.x/2.x latent channels -> RGB, a least-squares fit popularised by the community (e.g. ComfyUI's previewer)
 _LATENT_RGB = torch.tensor(
@@ -21,10 +21,10 @@ _LATENT_RGB = torch.tensor(
 )
 
 
-def latent_preview(latents: torch.Tensor) -> Image.Image | None:
+def latent_preview(latents: torch.Tensor, image: int = 0) -> Image.Image | None:
     if latents.shape[1] != 4:
         return None
-    rgb = torch.einsum("chw,cr->hwr", latents[0].float().cpu(), _LATENT_RGB)
+    rgb = torch.einsum("chw,cr->hwr", latents[image].float().cpu(), _LATENT_RGB)
     array = ((rgb + 1) * 127.5).clamp(0, 255).to(torch.uint8).numpy()
     return Image.fromarray(np.ascontiguousarray(array))
 
@@ -76,7 +76,7 @@ class DiffusersTextToImage:
     ) -> GenerationResult:
         prompts = [prompt] if isinstance(prompt, str) else list(prompt)
         check_generation_args(num_inference_steps, guidance_scale, num_images_per_prompt)
-        seeds = seeds_for(seed, len(prompts) * num_images_per_prompt)
+        seeds = image_seeds(generator, seed, len(prompts) * num_images_per_prompt)
         if generator is None:
             generator = [torch.Generator("cpu").manual_seed(s) for s in seeds]
 
@@ -84,7 +84,8 @@ class DiffusersTextToImage:
             if callback_on_step_end is not None:
                 latents = callback_kwargs["latents"]
                 total = len(pipe.scheduler.timesteps)
-                callback_on_step_end(StepInfo(step + 1, total, int(timestep), lambda: latent_preview(latents)))
+                preview = lambda i: latent_preview(latents, i)  # noqa: E731
+                callback_on_step_end(StepInfo(step + 1, total, int(timestep), preview))
             return callback_kwargs
 
         out = self.pipe(

@@ -28,6 +28,7 @@ from ml_engine.models.autoencoder import ShapesAutoencoder
 from ml_engine.models.gan import GANDiscriminator, GANGenerator
 from ml_engine.pipelines.base import (
     GenerationResult,
+    PrecisionMixin,
     StepCallback,
     StepInfo,
     candidate_seed,
@@ -35,13 +36,13 @@ from ml_engine.pipelines.base import (
     image_seeds,
     prompt_list,
 )
-from ml_engine.precision import autocast
+from ml_engine.precision import bf16_autocast
 from ml_engine.text.encoder import TextEncoder
 
 IMAGE_SIZE = 64
 
 
-class ShapesGANPipeline(DiffusionPipeline):
+class ShapesGANPipeline(PrecisionMixin, DiffusionPipeline):
     supported_sizes = ((IMAGE_SIZE, IMAGE_SIZE),)
     default_steps = 1
     default_guidance = 1.0
@@ -68,6 +69,10 @@ class ShapesGANPipeline(DiffusionPipeline):
     @property
     def bf16_decode(self) -> bool:
         return bool(self.config.get("bf16_decode", False))
+
+    @property
+    def has_bfloat16_path(self) -> bool:
+        return self.bf16_decode
 
     @property
     def candidates(self) -> int:
@@ -130,10 +135,10 @@ class ShapesGANPipeline(DiffusionPipeline):
         states, mask = self.text(expanded)
         states, mask = states.to(self.device, self.generator.dtype), mask.to(self.device)
         latents, weights = self.ranked_latents(seeds, states, mask, candidates)
-        with autocast(self.device, self.bf16_decode):
+        with bf16_autocast(self.device, self.runs_bfloat16):
             images = self.autoencoder.decode_normalized(latents).float()
         if callback_on_step_end is not None:
-            callback_on_step_end(StepInfo(1, 1, 0, lambda: to_pil(images[:1])[0]))
+            callback_on_step_end(StepInfo(1, 1, 0, lambda i: to_pil(images[i : i + 1])[0]))
         attention = None
         if return_attention:  # word attention of every layer, summed: [B, H*W, T] -> [B, T, H, W]
             side = int(weights[0].shape[1] ** 0.5)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from ml_engine.precision import architecture_key, check_precision
+
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 DEFAULT_MODEL = "diffusion"
 
@@ -57,7 +59,15 @@ def _refuse_unknown_components(folder: Path, index: dict, pipeline_class: type) 
         raise ValueError(f"{folder}: {pipeline_class.__name__} has no component {', '.join(unknown)}")
 
 
-def load_pipeline(name_or_path: str | os.PathLike | None = None, device: str = "cpu", dtype: torch.dtype | None = None):
+def load_pipeline(
+    name_or_path: str | os.PathLike | None = None,
+    device: str = "cpu",
+    dtype: torch.dtype | None = None,
+    precision: str = "auto",
+):
+    """A model folder (or a bundled model's name) as a pipeline on `device`; a Shapes model's bfloat16 path runs
+    when `precision` says so, or with "auto" when it is the faster here (ml_engine.precision measures once)."""
+    check_precision(precision)
     folder = resolve_model(name_or_path)
     _refuse_pickles(folder)
     with open(folder / "model_index.json") as f:
@@ -71,7 +81,9 @@ def load_pipeline(name_or_path: str | os.PathLike | None = None, device: str = "
         _refuse_unknown_components(folder, index, pipeline_class)
         pipe = pipeline_class.from_pretrained(folder, use_safetensors=True)
         pipe.model_name = folder.name
-        return pipe.to(device)
+        pipe = pipe.to(device)
+        pipe.precision_set(precision, model_key=architecture_key(folder))
+        return pipe
     from ml_engine.pipelines.diffusers_adapter import DiffusersTextToImage
 
     return DiffusersTextToImage.from_folder(folder, device=device, dtype=dtype)

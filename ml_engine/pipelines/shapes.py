@@ -43,6 +43,7 @@ from ml_engine.models.gan import GANDiscriminator
 from ml_engine.models.unet import unet_output
 from ml_engine.pipelines.base import (
     GenerationResult,
+    PrecisionMixin,
     StepCallback,
     StepInfo,
     candidate_seed,
@@ -57,7 +58,7 @@ from ml_engine.text.encoder import TextEncoder
 IMAGE_SIZE = 64
 
 
-class ShapesDiffusionPipeline(DiffusionPipeline):
+class ShapesDiffusionPipeline(PrecisionMixin, DiffusionPipeline):
     model_cpu_offload_seq = "unet->autoencoder"
     supported_sizes = ((IMAGE_SIZE, IMAGE_SIZE),)
     _optional_components = ["critic"]
@@ -132,8 +133,12 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         if self.candidates == 1:
             return name
         when = f", pruned {format_pruning(self.pruning)} (keep@step)" if self.pruning else ""
-        when += ", in bf16 until then" if self.pruning and self.bf16_candidates else ""
+        when += ", in bf16 until then" if self.pruning and self.runs_bfloat16 else ""
         return f"{name}, best of {self.candidates} ranked by a critic{when}"
+
+    @property
+    def has_bfloat16_path(self) -> bool:
+        return self.bf16_candidates
 
     @property
     def bf16_candidates(self) -> bool:
@@ -279,7 +284,7 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
         self.scheduler.set_timesteps(num_inference_steps, device=device)
         timesteps = self.scheduler.timesteps
 
-        exploring = max(prune_after, default=0) if self.bf16_candidates else 0  # steps that may run in bf16
+        exploring = max(prune_after, default=0) if self.runs_bfloat16 else 0  # steps that run in bf16
         # DAAM (ml_engine.attention.daam): record the prompt's (conditional) rows of every cross-attention layer
         recorder = CrossAttentionRecorder(slice(0, batch), shape[-2:]) if return_attention else None
         for i, t in enumerate(timesteps):
@@ -303,7 +308,8 @@ class ShapesDiffusionPipeline(DiffusionPipeline):
             latents = self.scheduler.step(out, t, latents).prev_sample
             if callback_on_step_end is not None:
                 x0 = self._predict_x0(x_t, out, t)
-                preview = lambda x0=x0: to_pil(self.decode_latents(x0[:1]))[0]  # noqa: E731
+                # row i is image i's first (or, once pruned, kept) candidate: rows are candidate-major
+                preview = lambda i, x0=x0: to_pil(self.decode_latents(x0[i : i + 1]))[0]  # noqa: E731
                 callback_on_step_end(StepInfo(i + 1, len(timesteps), int(t), preview))
         rows_prompts = expanded * candidates  # the rows left, as the recorder kept them
         best = torch.arange(n_images)

@@ -11,8 +11,9 @@ TorchScript is deprecated in PyTorch 2.13 but works; where `torch.jit.trace` fai
 - A trace holds the UNet's own parameters, not copies: an update in place (training, EMA) shows through.
 - The first call of a layout runs the UNet eagerly, traces it and checks the trace against that eager output; a
   layout that fails to trace or to match runs eagerly from then on, with a warning.
-- `bf16=True` runs the call under bfloat16 autocast where it pays (precision.py), traced as such: the casts are
-  recorded into the trace (JIT autocast off while tracing), so the trace runs them without an autocast context.
+- `bf16=True` runs the call under bfloat16 autocast (the pipeline's precision, precision.py), traced as such: the
+  casts are recorded into the trace (JIT autocast off while tracing), so the trace runs them without an autocast
+  context.
 - DAAM (`ml_engine.attention.daam`): a traced call cannot run the recording processors' Python, so with a recorder
   the trace also returns every cross-attention layer's probabilities (computed beside the layer, as the recording
   processor does) and they are recorded after the call; under guidance, of the prompts' half only. The pixels are the
@@ -34,7 +35,7 @@ from torch import nn
 from ml_engine.attention.daam import SECOND_HALF, CrossAttentionRecorder, recording
 from ml_engine.models.shared_context import SharedContextAttnProcessor, share_context
 from ml_engine.models.unet import unet_output
-from ml_engine.precision import autocast, bf16_pays
+from ml_engine.precision import bf16_autocast
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class _UNetCall(nn.Module):
 
     def forward(self, latents, t, states, mask, *shared):  # context_rows when shared
         rows = shared[0] if self.shared else None
-        with autocast(latents.device, True) if self.bf16 else contextlib.nullcontext():
+        with bf16_autocast(latents.device, True) if self.bf16 else contextlib.nullcontext():
             if not self.tapped:
                 return unet_output(self.unet, latents, t, states, mask, rows).to(latents.dtype)
             with recording(self.unet, _Taps(SECOND_HALF if self.half else slice(None))) as taps:
@@ -97,7 +98,6 @@ class TracedUNet:
     def __init__(self, unet, enabled: bool = True):
         self.unet = unet
         self.enabled = enabled
-        self.bf16_pays = bf16_pays(next(unet.parameters()).device)
         share_context(unet)  # attention layers that project a caption's keys once for all its candidates
         self._traces: dict[tuple, torch.jit.ScriptModule | None] = {}  # None: this layout runs eagerly
         # the attention layers, found once: `unet.attn_processors` walks every module, ~3 ms a call on a CPU
@@ -113,14 +113,14 @@ class TracedUNet:
         bf16: bool = False,
         context_rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """`bf16`: run under bfloat16 autocast, where it pays on this device (precision.py); float32 outputs.
+        """`bf16`: run under bfloat16 autocast (the pipeline chose it: precision.py); float32 outputs.
         `context_rows` [batch]: `states` and `mask` hold one row per distinct caption, read by these batch rows."""
         t = torch.as_tensor(t, device=latents.device)
         shared = context_rows is not None
         if shared and not all(isinstance(m.processor, SharedContextAttnProcessor) for m in self._attention_layers):
             states, mask, shared = states[context_rows], mask[context_rows], False  # a caller's own processors
         inputs = (latents, t, states, mask) + ((context_rows,) if shared else ())
-        tapped, bf16 = recorder is not None, bf16 and self.bf16_pays
+        tapped = recorder is not None
         # under guidance the recorder wants the second half (the prompts' rows): only those are tapped
         batch = latents.shape[0]
         half = tapped and batch % 2 == 0 and recorder.rows == slice(batch // 2, batch)

@@ -7,7 +7,6 @@ import torch
 
 from ml_engine.pipelines.shapes import ShapesDiffusionPipeline
 from ml_engine.pipelines.tiny import build_tiny_ranked_pipeline
-from ml_engine.precision import bf16_pays
 
 OPTIONS = {"seed": 2, "num_inference_steps": 4, "candidates": 4, "pruning": "1@2", "output_type": "latent"}
 
@@ -47,17 +46,20 @@ def test_only_the_candidates_steps_before_the_last_pruning_run_in_bf16(pipe, mon
     assert [bf16 for _, bf16 in calls] == [False] * 4
     calls.clear()
     pipe.register_to_config(bf16_candidates=True)
+    pipe(["a red circle"], **OPTIONS)
+    assert [bf16 for _, bf16 in calls] == [False] * 4  # the model has a bf16 path, its precision is float32
+    calls.clear()
+    pipe.precision = "bfloat16"
     mixed = pipe(["a red circle"], **OPTIONS)
     assert [bf16 for _, bf16 in calls] == [True, True, False, False]
     assert mixed.images.dtype == torch.float32
-    if bf16_pays("cpu"):  # bf16 ran: close to the float32 image, not equal to it
-        assert not torch.equal(mixed.images, float32.images)
-        assert (mixed.images - float32.images).norm() < 0.1 * float32.images.norm()
+    assert not torch.equal(mixed.images, float32.images)  # bf16 ran: close to the float32 image, not equal to it
+    assert (mixed.images - float32.images).norm() < 0.1 * float32.images.norm()
 
 
-@pytest.mark.skipif(not bf16_pays("cpu"), reason="bf16 autocast does not pay on this CPU, so it is not used")
 def test_bf16_steps_traced_match_them_run_eagerly(pipe):
     pipe.register_to_config(bf16_candidates=True)
+    pipe.precision = "bfloat16"
     results = {}
     for traced in (False, True, True):
         pipe.trace_unet = traced

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import dj_database_url
 
-from t2i_site.env import env_bool, env_float, env_int, env_list, env_mapping, env_path, env_str
+from t2i_site.env import env_bool, env_choice, env_float, env_int, env_list, env_mapping, env_path, env_str
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 VAR_DIR = env_path("T2I_VAR_DIR", BASE_DIR / "var")  # embedded database, broker folders, media
@@ -146,6 +146,11 @@ STORAGES = {
 # message or worker is gone. A lease must outlast the longest model load and the longest gap between two steps.
 T2I_JOB_TIME_LIMIT_S = env_int("T2I_JOB_TIME_LIMIT_S", 600, minimum=1)  # one attempt; checked at every step
 T2I_JOB_LEASE_S = env_float("T2I_JOB_LEASE_S", 60.0, minimum=1.0)
+# a running job's row is written (progress, lease, cancel check) at most this often; its events go out every step
+T2I_PROGRESS_WRITE_S = env_float("T2I_PROGRESS_WRITE_S", 0.25, minimum=0.0)
+T2I_PREVIEW_EVERY_S = env_float("T2I_PREVIEW_EVERY_S", 0.25, minimum=0.0)  # live previews decoded at most this often
+# queued jobs with the same model and sampling settings share a pipeline call, up to this many images (1: never)
+T2I_BATCH_MAX_IMAGES = env_int("T2I_BATCH_MAX_IMAGES", 8, minimum=1)
 T2I_JOB_MAX_ATTEMPTS = env_int("T2I_JOB_MAX_ATTEMPTS", 3, minimum=1)
 T2I_RECONCILE_INTERVAL_S = env_float("T2I_RECONCILE_INTERVAL_S", 15.0, minimum=0.1)
 T2I_RECONCILE_QUEUED_AFTER_S = env_float("T2I_RECONCILE_QUEUED_AFTER_S", 30.0, minimum=0.0)
@@ -225,6 +230,8 @@ T2I_DEFAULT_MODEL = env_str("T2I_DEFAULT_MODEL", "diffusion")
 # bootstrap offers every model bundled under ml_engine/weights (diffusion, gan) and registers the others in MLflow
 T2I_BOOTSTRAP_BUNDLED = env_bool("T2I_BOOTSTRAP_BUNDLED", True)
 T2I_DEVICE = env_str("T2I_DEVICE", "cpu")
+# auto: a model's bfloat16 path runs where it was timed faster on this machine (ml_engine.precision); or fixed
+T2I_PRECISION = env_choice("T2I_PRECISION", ("auto", "float32", "bfloat16"), "auto")
 # per-user quotas (generation.quotas); staff raise one user's in the admin
 T2I_QUOTA_ACTIVE_JOBS = env_int("T2I_QUOTA_ACTIVE_JOBS", 10, minimum=1)
 T2I_QUOTA_IMAGES_PER_DAY = env_int("T2I_QUOTA_IMAGES_PER_DAY", 1000, minimum=1)
