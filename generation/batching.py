@@ -60,6 +60,9 @@ def batch_mates(leader: GenerationJob) -> list[GenerationJob]:
     ).exclude(pk=leader.pk)
     if not leader.follows_champion:  # a job that follows the champion might be due to move to a new one
         same_call = same_call.filter(follows_champion=False)
+    same_call = same_call.filter(status=GenerationJob.Status.QUEUED, cancel_requested=False)
+    if not same_call.exists():  # the common case on a quiet studio: one cheap query, no rotation to work out
+        return []
     mates = []
     for job in jobs_in_turn_order(same_call.select_related("prompt"), limit=room):
         if job.prompt.num_images <= room:

@@ -69,12 +69,16 @@ def event_publish(*, job: GenerationJob, event: dict) -> None:
     """Best effort: a channel layer outage must not fail a generation; the database still has the state."""
     layer = get_channel_layer()
     message = {"type": "job.event", "event": event}
+    groups = [job_group(job.pk), user_group(job.user_id)]
 
     async def send_to_both() -> None:
-        await layer.group_send(job_group(job.pk), message)
-        await layer.group_send(user_group(job.user_id), message)
+        for group in groups:
+            await layer.group_send(group, message)
 
     try:
-        async_to_sync(send_to_both)()
+        if hasattr(layer, "groups_send_blocking"):  # the embedded layer sends from this thread, no loop needed
+            layer.groups_send_blocking(groups, message)
+        else:
+            async_to_sync(send_to_both)()
     except Exception:
         logger.exception("could not publish %s event for job %s", event.get("type"), job.pk)

@@ -79,7 +79,9 @@ def _claim_due(job_id: int, owner: str) -> GenerationJob | None:
     """A delivery of a queued job is a turn to run the job that is due under fair share (generation.fair_share):
     if that is another user's, run it (the delivered job may share its call; if not, its message is sent again,
     so every queued job keeps one)."""
-    if GenerationJob.objects.filter(pk=job_id, status=GenerationJob.Status.QUEUED).exists():
+    queued = GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED)
+    # with no other job waiting, the delivered one is due: no rotation to work out
+    if queued.filter(pk=job_id).exists() and queued.exclude(pk=job_id).exists():
         for due_id in job_due_ids():
             if due_id == job_id:
                 break
@@ -212,6 +214,7 @@ def _generate(batch: _Batch) -> dict[int, list]:
         if not members:
             continue
         progress = CallProgress(members, owner=batch.owner, deadline=batch.deadline, on_cancelled=batch.cancelled)
+        started = time.perf_counter()
         result = pipe(
             plan.prompts,
             negative_prompt=prompt.negative_prompt or None,
@@ -222,6 +225,12 @@ def _generate(batch: _Batch) -> dict[int, list]:
             height=prompt.height,
             width=prompt.width,
             **extra,
+        )
+        logger.info(
+            "jobs %s: a call of %d images in %.0f ms",
+            [m.job.pk for m in members],
+            plan.rows,
+            (time.perf_counter() - started) * 1000,
         )
         attention = result.attention or [None] * plan.rows
         for row, (member, index) in plan.images.items():

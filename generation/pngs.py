@@ -59,7 +59,7 @@ def png_bytes(image: Image.Image, *, parameters: str | None = None) -> bytes:
     if parameters is not None:
         info.add_text("parameters", parameters)
     buffer = io.BytesIO()
-    image.save(buffer, format="PNG", pnginfo=info)
+    image.save(buffer, format="PNG", pnginfo=info, compress_level=1)  # the fastest zlib level
     return buffer.getvalue()
 
 

@@ -1,11 +1,13 @@
 """The step callback of one pipeline call, which may make images for several jobs (generation.batching).
 
-Per step, for each job of the call: a progress event goes to its Channels groups at once. The row is written at
-most every T2I_PROGRESS_WRITE_S (and at the first step): one statement per job renews its lease, records its
-progress and latest preview, and reads its cancel flag, so the database sees a few writes a second however short
-the steps are. A preview (the job's first image as it stands, a small WebP) is decoded at most every
-T2I_PREVIEW_EVERY_S. A job found cancelled ends at once while the call goes on for the others; a job another
-worker took over is let go; when no job of the call is left, the call stops (GenerationCancelled or LeaseLost).
+Per step, for each job of the call, a progress event goes to its Channels groups at once. The row is written at
+most every T2I_PROGRESS_WRITE_S (the first step included, the last left out: the results' save follows): one
+statement per job renews its lease, records its progress and latest preview, and reads its cancel flag, so the
+database sees a few writes a second however short the steps are. A preview (the job's first image as it stands,
+a small WebP) is decoded every T2I_PREVIEW_EVERY_S, the first once that much time has passed: a job done sooner
+shows its images, not a preview of them. A job found cancelled ends at once while the call goes on for the
+others; a job another worker took over is let go; when no job of the call is left, the call stops
+(GenerationCancelled or LeaseLost).
 """
 
 from __future__ import annotations
@@ -52,7 +54,8 @@ class CallProgress:
         self.deadline = deadline
         self.on_cancelled = on_cancelled  # ends a job whose cancel was seen (generation.execution)
         self.started = time.monotonic()
-        self.last_write = self.last_preview = float("-inf")
+        self.last_write = float("-inf")
+        self.last_preview = self.started  # the first preview once T2I_PREVIEW_EVERY_S has passed: none on short work
 
     @property
     def live(self) -> list[CallMember]:
@@ -66,7 +69,8 @@ class CallProgress:
             self.last_preview = now
             for member in self.live:
                 member.preview, member.fresh = preview_data_url(info.preview(member.rows[0])), True
-        if now - self.last_write >= settings.T2I_PROGRESS_WRITE_S:
+        # the last step needs no write: the results' save follows at once and renews nothing it needs
+        if info.step < info.total and now - self.last_write >= settings.T2I_PROGRESS_WRITE_S:
             self.last_write = now
             self._write(info)
         for member in self.live:

@@ -23,6 +23,27 @@ def folder_sha256(folder: str | os.PathLike) -> str:
     return digest.hexdigest()
 
 
+_verified: dict[str, tuple[tuple, str]] = {}
+
+
+def folder_sha256_checked(folder: str | os.PathLike) -> str:
+    """folder_sha256, hashed again only when a file was added, removed or rewritten (its size, mtime or inode
+    changed) since this process last hashed the folder: a worker checks its model before every job, and hashing
+    the diffusion model's files took longer than drawing the GAN's image."""
+    root = Path(folder).resolve()
+    signature = tuple(
+        (path.relative_to(root).as_posix(), stat.st_size, stat.st_mtime_ns, stat.st_ino)
+        for path in sorted(p for p in root.rglob("*") if p.is_file())
+        for stat in (path.stat(),)
+    )
+    known = _verified.get(str(root))
+    if known is not None and known[0] == signature:
+        return known[1]
+    digest = folder_sha256(root)
+    _verified[str(root)] = (signature, digest)
+    return digest
+
+
 def files_fingerprint(paths: list[str | os.PathLike]) -> str:
     """The dataset fingerprint: a SHA-256 over files or folders (folders hashed as by folder_sha256)."""
     digest = hashlib.sha256()

@@ -25,7 +25,12 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ml_engine.provenance import code_commit, files_fingerprint, folder_sha256  # noqa: F401 (re-exported)
+from ml_engine.provenance import (  # noqa: F401 (re-exported)
+    code_commit,
+    files_fingerprint,
+    folder_sha256,
+    folder_sha256_checked,
+)
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -209,10 +214,19 @@ class Registry:
             self.client.set_model_version_tag(self.model_name, str(version), key, str(value))
 
     # fetching ----------------------------------------------------------------------------------------
+    def _copy_folder(self, root: Path, version: int, tag: str) -> Path:
+        """Where version `version` with hash `tag` is kept under `root`: keyed by the digest too, since two stores
+        (or a re-created one) may both have a "version 1"; the path must stay inside the cache folder."""
+        target = (root / self.model_name / f"{version}-{tag[:16]}").resolve()
+        if root not in target.parents:
+            raise RegistryError(f"{self.model_name} v{version}: cache path leaves the cache folder; refusing it")
+        return target / ARTIFACT_PATH
+
     def fetch(self, version: int, *, cache_dir: str | os.PathLike, expected_sha256: str | None = None) -> Path:
         """A local copy of the version's folder, its SHA-256 checked on every call (a cached copy changed on disk
         is refused too) against `expected_sha256` (the hash the caller pinned when the version was registered)
-        and against the registry's own tag.
+        and, when it must be downloaded, against the registry's own tag. A local copy that holds the pinned hash
+        is served without asking the registry (a worker does this before every job; it needs no MLflow then).
 
         The registry is not trusted to name files: the copy's path is built only from the validated model name,
         the integer version and a tag that must be 64 hex digits, and must stay inside `cache_dir`."""
@@ -222,6 +236,12 @@ class Registry:
             raise RegistryError(f"not a registry version number: {version!r}")
         if not _MODEL_NAME.fullmatch(self.model_name):
             raise RegistryError(f"not a registered model name this studio accepts: {self.model_name!r}")
+        root = Path(cache_dir).resolve()
+        if expected_sha256 is not None and _SHA256.fullmatch(expected_sha256):
+            folder = self._copy_folder(root, version, expected_sha256)
+            if folder.is_dir() and folder_sha256_checked(folder) == expected_sha256:
+                _refuse_pickles(folder)
+                return folder
         registered = self.version(version)
         tag = registered.sha256
         if not _SHA256.fullmatch(tag):
@@ -230,12 +250,8 @@ class Registry:
             raise RegistryError(
                 f"{self.model_name} v{version}: the registry's hash {tag[:12]} is not the pinned {expected_sha256[:12]}"
             )
-        root = Path(cache_dir).resolve()
-        # keyed by the digest too: two stores (or a re-created one) may both have a "version 1"
-        target = (root / self.model_name / f"{version}-{tag[:16]}").resolve()
-        if root not in target.parents:
-            raise RegistryError(f"{self.model_name} v{version}: cache path leaves the cache folder; refusing it")
-        folder = target / ARTIFACT_PATH
+        folder = self._copy_folder(root, version, tag)
+        target = folder.parent
         if not folder.is_dir():
             tmp = target.with_name(target.name + ".partial")
             shutil.rmtree(tmp, ignore_errors=True)
@@ -246,7 +262,7 @@ class Registry:
             shutil.rmtree(target, ignore_errors=True)
             os.replace(tmp, target)
         _refuse_pickles(folder)
-        actual = folder_sha256(folder)
+        actual = folder_sha256_checked(folder)
         if actual != tag:
             raise RegistryError(
                 f"{self.model_name} v{version}: artifact hash {actual[:12]} does not match the registered "

@@ -2,8 +2,11 @@
 
 The Celery worker runs in its own process, and Channels' InMemoryChannelLayer cannot carry its
 progress events to the daphne process that holds the browsers' WebSockets. This layer stores
-messages and group memberships in a SQLite file (WAL mode) that both processes open; `receive`
-polls its channel every `poll_interval` seconds (50 ms: a progress bar does not need less).
+messages and group memberships in a SQLite file (WAL mode) that both processes open. A `receive` that finds
+its channel empty waits for the file to change: it reads SQLite's `PRAGMA data_version` (which moves when
+another connection commits; a read that takes no lock) every `watch_interval` (5 ms), wakes at once for a send
+in this process, and looks again after `poll_interval` (0.5 s) whatever it saw. So an event from the worker
+reaches the browser within a few milliseconds, and an idle page costs a lock-free read now and then.
 With REDIS_URL set the project uses channels-redis instead; this layer is for one machine.
 
     CHANNEL_LAYERS = {"default": {"BACKEND": "t2i_site.channel_layers.SQLiteChannelLayer",
@@ -50,13 +53,16 @@ class SQLiteChannelLayer(BaseChannelLayer):
         expiry: int = 60,
         group_expiry: int = 86400,
         capacity: int = 100,
-        poll_interval: float = 0.05,
+        poll_interval: float = 0.5,
         channel_capacity=None,
+        watch_interval: float = 0.005,
     ):
         super().__init__(expiry=expiry, capacity=capacity, channel_capacity=channel_capacity)
         self.path = str(path)
         self.group_expiry = group_expiry
         self.poll_interval = poll_interval
+        self.watch_interval = min(watch_interval, poll_interval)
+        self._sends = 0  # sends made through this instance: data_version does not see a connection's own commits
         self._local = threading.local()
         self._prefix = f"specific.{uuid.uuid4().hex[:12]}!"
         # one thread owns the SQLite connection: no new thread or connection per call, whatever the event loop
@@ -97,7 +103,11 @@ class SQLiteChannelLayer(BaseChannelLayer):
             db.execute("ROLLBACK")
             raise
 
-    def _pop_sync(self, channel: str) -> dict | None:
+    def _data_version(self) -> int:
+        return self._db().execute("PRAGMA data_version").fetchone()[0]
+
+    def _pop_sync(self, channel: str) -> tuple[dict | None, int]:
+        """The channel's next message, if any, and the file's data_version as this look saw it."""
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
@@ -111,20 +121,30 @@ class SQLiteChannelLayer(BaseChannelLayer):
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        return json.loads(row[1]) if row else None
+        return (json.loads(row[1]) if row else None), self._data_version()
 
     async def send(self, channel: str, message: dict) -> None:
         assert isinstance(message, dict), "message is not a dict"
         self.require_valid_channel_name(channel)
         await self._run(self._send_sync, [channel], message)
+        self._sends += 1
 
     async def receive(self, channel: str) -> dict:
         self.require_valid_channel_name(channel)
         while True:
-            message = await self._run(self._pop_sync, channel)
+            message, version = await self._run(self._pop_sync, channel)
             if message is not None:
                 return message
-            await asyncio.sleep(self.poll_interval)
+            await self._changed_since(version)
+
+    async def _changed_since(self, version: int) -> None:
+        """Returns once another process committed to the file, this instance sent, or `poll_interval` passed."""
+        loop = asyncio.get_running_loop()
+        deadline, sends = loop.time() + self.poll_interval, self._sends
+        while loop.time() < deadline:
+            await asyncio.sleep(self.watch_interval)
+            if self._sends != sends or await self._run(self._data_version) != version:
+                return
 
     async def new_channel(self, prefix: str = "specific.") -> str:
         return f"{self._prefix}{prefix}{uuid.uuid4().hex}"
@@ -159,12 +179,15 @@ class SQLiteChannelLayer(BaseChannelLayer):
     async def group_send(self, group: str, message: dict) -> None:
         assert isinstance(message, dict), "message is not a dict"
         self.require_valid_group_name(group)
+        await self._run(self.groups_send_blocking, [group], message)
 
-        def _group_send():
-            db = self._db()
-            db.execute("DELETE FROM groups WHERE expires < ?", (time.time(),))
-            members = [row[0] for row in db.execute("SELECT channel FROM groups WHERE grp = ?", (group,))]
-            if members:
-                self._send_sync(members, message)
-
-        await self._run(_group_send)
+    def groups_send_blocking(self, groups: list[str], message: dict) -> None:
+        """group_send to each of `groups`, in one transaction, from synchronous code (the worker's step callback):
+        no event loop to start for each event."""
+        db = self._db()
+        db.execute("DELETE FROM groups WHERE expires < ?", (time.time(),))
+        marks = ", ".join("?" * len(groups))
+        members = [row[0] for row in db.execute(f"SELECT DISTINCT channel FROM groups WHERE grp IN ({marks})", groups)]
+        if members:
+            self._send_sync(members, message)
+        self._sends += 1

@@ -29,6 +29,7 @@ def studio(tmp_path, tiny_model_dir):
     env.update(
         DJANGO_SETTINGS_MODULE="t2i_site.settings.local",
         T2I_VAR_DIR=str(tmp_path / "var"),
+        T2I_PREVIEW_EVERY_S="0",
         T2I_MODEL_PATHS=f"diffusion={tiny_model_dir}",
         MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/mlflow/mlflow.db",  # bootstrap registers the champion here
         OMP_NUM_THREADS="1",

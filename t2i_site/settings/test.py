@@ -28,6 +28,7 @@ CELERY_TASK_ROUTES = {
     "modelops.tasks.*": {"queue": T2I_GPU_QUEUE},
 }
 CELERY_TASK_DEFAULT_QUEUE = T2I_GPU_QUEUE
+T2I_PREVIEW_EVERY_S = 0.0  # the tiny model's jobs are done in milliseconds: a preview at every step, to see them
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": T2I_BROKER_VISIBILITY_TIMEOUT_S}  # noqa: F405
 CHANNEL_LAYERS = {
     "default": {

@@ -57,3 +57,19 @@ async def test_a_full_channel_refuses_direct_sends(path):
     await layer.send(channel, {"type": "x"})
     with pytest.raises(ChannelFull):
         await layer.send(channel, {"type": "x"})
+
+
+@pytest.mark.parametrize("sender", ["another process", "this process"])
+async def test_a_waiting_receive_wakes_on_a_send_not_at_its_next_poll(path, sender):
+    web = SQLiteChannelLayer(path, poll_interval=5.0)  # a poll would come only after 5 s
+    worker = SQLiteChannelLayer(path) if sender == "another process" else web
+    channel = await web.new_channel()
+    await web.group_add("job-1", channel)
+    waiting = asyncio.ensure_future(web.receive(channel))
+    await asyncio.sleep(0.1)  # the receive found nothing and waits
+
+    loop = asyncio.get_running_loop()
+    sent = loop.time()
+    await worker.group_send("job-1", {"type": "job.event", "event": {"step": 1}})
+    assert await asyncio.wait_for(waiting, 2) == {"type": "job.event", "event": {"step": 1}}
+    assert loop.time() - sent < 0.5

@@ -36,15 +36,15 @@ FIRST_BACKOFF_S, MAX_BACKOFF_S, STABLE_AFTER_S = 1.0, 30.0, 15.0
 class _Child:
     """One supervised process: started again with backoff whenever it exits while the studio runs."""
 
-    def __init__(self, name: str, command: list[str]):
-        self.name, self.command = name, command
+    def __init__(self, name: str, command: list[str], env: dict | None = None):
+        self.name, self.command, self.env = name, command, env
         self.process: subprocess.Popen | None = None
         self.started_at = 0.0
         self.backoff = FIRST_BACKOFF_S
         self.restart_at: float | None = None
 
     def start(self) -> None:
-        self.process = subprocess.Popen(self.command)
+        self.process = subprocess.Popen(self.command, env=self.env)
         self.started_at, self.restart_at = time.monotonic(), None
 
     def exited(self) -> int | None:
@@ -82,6 +82,16 @@ class _Reconciler(threading.Thread):
                 connections.close_all()
 
 
+def _workers(python: str, count: int) -> list[_Child]:
+    """`count` solo-pool workers, the machine's cores shared out between them (OMP_NUM_THREADS, unless set)."""
+    worker = [python, "-m", "celery", "-A", "t2i_site", "worker", "--pool=solo", "--concurrency=1"]
+    worker += ["-Q", settings.T2I_GPU_QUEUE, "--loglevel=INFO", "--without-gossip", "--without-mingle"]
+    threads = os.environ.get("OMP_NUM_THREADS") or str(max(1, (os.cpu_count() or 1) // count))
+    env = {**os.environ, "OMP_NUM_THREADS": threads}
+    names = ["worker"] if count == 1 else [f"worker-{i + 1}" for i in range(count)]
+    return [_Child(name, worker + ["-n", f"{name}@%h"], env) for name in names]
+
+
 class Command(BaseCommand):
     help = "Run the whole studio (web + generation worker) on one machine."
 
@@ -89,9 +99,12 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--no-worker", action="store_true", help="web only: workers run elsewhere")
+        parser.add_argument(
+            "--workers", type=int, default=settings.T2I_WORKERS, help="generation worker processes (T2I_WORKERS)"
+        )
         parser.add_argument("--debug", action="store_true", help="Django's debug pages (for developers only)")
 
-    def handle(self, *args, host: str, port: int, no_worker: bool, debug: bool = False, **options):
+    def handle(self, *args, host: str, port: int, no_worker: bool, workers: int = 1, debug: bool = False, **options):
         if debug:  # the children read it; a studio for people shows plain error pages
             os.environ["DJANGO_DEBUG"] = "true"
         call_command("migrate", interactive=False, verbosity=0)
@@ -101,9 +114,7 @@ class Command(BaseCommand):
         python = sys.executable
         children = [_Child("web", [python, "-m", "daphne", "-b", host, "-p", str(port), "t2i_site.asgi:application"])]
         if not no_worker:
-            worker = [python, "-m", "celery", "-A", "t2i_site", "worker", "--pool=solo", "--concurrency=1"]
-            worker += ["-Q", settings.T2I_GPU_QUEUE, "--loglevel=INFO", "--without-gossip", "--without-mingle"]
-            children.append(_Child("worker", worker))
+            children += _workers(python, max(1, workers))
         for child in children:
             child.start()
         reconciler = _Reconciler()
@@ -131,7 +142,7 @@ class Command(BaseCommand):
                     self.stderr.write(
                         f"{child.name} (pid {pid}) exited ({child.process.returncode}); restart in {delay:.0f} s"
                     )
-                    if child.name == "worker":
+                    if child.name.startswith("worker"):
                         reconciler.dead_pids.put(pid)
                 elif child.restart_at is not None and time.monotonic() >= child.restart_at and not stopping:
                     child.start()
