@@ -8,7 +8,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup run test test-web chaos browser lint format bench bench-studio pipeline pipeline-tiny sync-models clean-venv
+.PHONY: setup run test test-web chaos browser lint format bench bench-models pipeline pipeline-tiny sync-models clean-venv
 
 setup: $(VENV)/.installed
 
@@ -62,11 +62,13 @@ format: setup
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-bench: setup bench-studio
-	$(PY) bench/bench_diffusion.py
+# one table: precision, one image (model alone and studio end to end), 1/8/32 jobs at once, for each bundled model
+bench: setup
+	$(PY) bench/bench_studio.py --workers $(or $(WORKERS),1)
 
-bench-studio: setup
-	OMP_NUM_THREADS=1 $(PY) bench/bench_studio.py
+bench-models: setup
+	$(PY) bench/bench_diffusion.py
+	$(PY) bench/bench_gan.py
 
 clean-venv:
 	rm -rf $(VENV)

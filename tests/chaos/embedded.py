@@ -162,11 +162,14 @@ class EmbeddedRun:
 def embedded_worker_kills(
     *, var_dir: Path, tiny_model_dir: Path, jobs: int = 4, kills: int = 3, seed: int = 0, timeout: float = 240
 ) -> EmbeddedRun:
-    """Run `jobs` jobs through runstudio, SIGKILL its worker `kills` times, each in a different job at a random
-    step; then Ctrl-C. Returns the audit of every job, the faults, the web's answers and runstudio's exit code."""
+    """Run `jobs` jobs through runstudio, SIGKILL its worker `kills` times, each time caught at a random step of a
+    running job no kill has targeted yet; then Ctrl-C. Returns the audit of every job, the faults, the web's answers and runstudio's exit code."""
     rng = random.Random(seed)
     var_dir.mkdir(parents=True, exist_ok=True)
-    studio = EmbeddedStudio(var_dir, tiny_model_dir)
+    # a kill can land in the one call several jobs share: one attempt per kill and one more keeps every job alive;
+    # kills are placed by the step the row shows, so it is written every 20 ms rather than a few times a second
+    env = {"T2I_JOB_MAX_ATTEMPTS": str(kills + 1), "T2I_PROGRESS_WRITE_S": "0.02"}
+    studio = EmbeddedStudio(var_dir, tiny_model_dir, env=env)
     faults = FaultLog()
     try:
         studio.wait_ready()
@@ -200,7 +203,10 @@ def embedded_worker_kills(
                 break
             os.kill(pid, signal.SIGKILL)
             hit.add(target)
-            faults.add("worker SIGKILL", jobs=[target])
+            # queued jobs with the same settings share one pipeline call, so the kill hits every job whose row the
+            # dead worker left running (their leases run for seconds, so none is reset yet)
+            dead = [job_id for job_id, row in studio.jobs(ids).items() if row["status"] == "running"]
+            faults.add("worker SIGKILL", jobs=dead)
             while studio.worker_pid() in (None, pid) and time.monotonic() < deadline:
                 time.sleep(0.1)  # until runstudio has started another worker
         while time.monotonic() < deadline:

@@ -135,7 +135,10 @@ def worker_kills(harness: Harness, kills: int, deadline_s: float = 1200) -> tupl
         if worker is None:
             continue
         cluster.kill(worker)
-        faults.add("worker SIGKILL", jobs=[target["id"]])
+        # the jobs sharing its pipeline call were running under the same worker: the kill hit them too
+        process = target["lease_owner"].rsplit(":", 1)[0]  # host:pid
+        held = [row["id"] for row in harness.running(ids, 0) if row["lease_owner"].rsplit(":", 1)[0] == process]
+        faults.add("worker SIGKILL", jobs=sorted(set(held) | {target["id"]}))
     harness.settle(ids)
     return ids, faults
 
