@@ -163,7 +163,8 @@ def embedded_worker_kills(
     *, var_dir: Path, tiny_model_dir: Path, jobs: int = 4, kills: int = 3, seed: int = 0, timeout: float = 240
 ) -> EmbeddedRun:
     """Run `jobs` jobs through runstudio, SIGKILL its worker `kills` times, each time caught at a random step of a
-    running job no kill has targeted yet; then Ctrl-C. Returns the audit of every job, the faults, the web's answers and runstudio's exit code."""
+    running job no kill has targeted yet; then Ctrl-C. Returns the audit of every job, the faults, the web's
+    answers and runstudio's exit code."""
     rng = random.Random(seed)
     var_dir.mkdir(parents=True, exist_ok=True)
     # a kill can land in the one call several jobs share: one attempt per kill and one more keeps every job alive;
