@@ -272,10 +272,14 @@ class Registry:
 
 
 def pipeline_info_of(pipe) -> dict:
-    """What the web side needs to validate requests without loading torch."""
+    """What the web side needs to validate requests without loading torch. Sizes are [width, height], as the
+    studio's rows keep them; a pipeline's `supported_sizes` are (height, width), as its arguments are."""
     return {
-        "supported_sizes": [list(size) for size in pipe.supported_sizes],
+        "supported_sizes": [[int(width), int(height)] for height, width in pipe.supported_sizes],
         "default_steps": int(pipe.default_steps),
         "default_guidance": float(pipe.default_guidance),
         "sampler_name": str(pipe.sampler_name),
+        "samplers": list(getattr(pipe, "samplers", ())),
+        # the words it knows, grouped for the prompt guide; empty: an open vocabulary (a Stable Diffusion folder)
+        "vocabulary": dict(getattr(pipe, "vocabulary", None) or {}),
     }

@@ -35,7 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ml_engine.attention.maps import AttentionMaps, prompt_word_maps
+from ml_engine.attention.maps import AttentionMaps, map_size, prompt_word_maps
 
 # Noise levels for a real image: DAAM averages over the whole trajectory; a real image has no
 # trajectory, so it is noised at several levels from light to heavy and the UNet is run once at each.
@@ -83,21 +83,24 @@ class CrossAttentionRecorder:
             raise ValueError(f"cannot place {positions} attention positions on a {height}x{width} latent grid")
         return h, w
 
-    def token_maps(self, size: int) -> torch.Tensor:
-        """[B, tokens, size, size]: every layer's summed excess maps, upsampled to size x size, summed."""
+    def token_maps(self, size: int | tuple[int, int]) -> torch.Tensor:
+        """[B, tokens, H, W]: every layer's summed excess maps, upsampled to `size` (H, W; an int: square), summed."""
         if not self.sums:
             raise RuntimeError("no cross-attention was recorded: did the UNet run inside the capture?")
+        size = map_size(size)
         total = None
         for positions, sums in self.above_mean.items():
             batch, tokens, _ = sums.shape
             h, w = self._grid(positions)
             grid = sums.reshape(batch * tokens, 1, h, w)
-            up = F.interpolate(grid, size=(size, size), mode="bicubic", align_corners=False)
-            up = up.reshape(batch, tokens, size, size)
+            up = F.interpolate(grid, size=size, mode="bicubic", align_corners=False)
+            up = up.reshape(batch, tokens, *size)
             total = up if total is None else total + up
         return total
 
-    def word_maps(self, tokenizer, prompts: Sequence[str], max_tokens: int, size: int) -> list[AttentionMaps]:
+    def word_maps(
+        self, tokenizer, prompts: Sequence[str], max_tokens: int, size: int | tuple[int, int]
+    ) -> list[AttentionMaps]:
         """One AttentionMaps per recorded image; prompts[i] is the prompt of batch row i."""
         return prompt_word_maps(tokenizer, list(prompts), self.token_maps(size), max_tokens, size)
 

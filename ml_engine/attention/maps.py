@@ -54,7 +54,12 @@ class AttentionMaps:
 
 
 def supports_attention(pipe) -> bool:
-    """Whether a pipeline's `__call__` takes `return_attention` (diffusers pipelines of real models do not)."""
+    """Whether a pipeline can return per-word attention maps: what it declares (`makes_attention_maps`, for a
+    wrapper whose model may or may not cross-attend to the prompt's tokens), else whether its `__call__` takes
+    `return_attention`."""
+    declared = getattr(pipe, "makes_attention_maps", None)
+    if declared is not None:
+        return bool(declared)
     try:
         return "return_attention" in inspect.signature(pipe.__call__).parameters
     except (TypeError, ValueError):  # no signature to read
@@ -80,18 +85,29 @@ def prompt_words(tokenizer, prompt: str, max_tokens: int) -> tuple[list[str], li
     return [prompt[a:b] for a, b in spans], index
 
 
-def word_maps(piece_maps: torch.Tensor, words: list[str], piece_index: list[list[int]], size: int) -> AttentionMaps:
-    """piece_maps [tokens, h, w] (non-negative attention mass per word piece) -> AttentionMaps at size x size."""
+def map_size(size: int | tuple[int, int]) -> tuple[int, int]:
+    """(height, width) of a map: an int is a square's side."""
+    return (int(size), int(size)) if isinstance(size, int) else (int(size[0]), int(size[1]))
+
+
+def word_maps(
+    piece_maps: torch.Tensor, words: list[str], piece_index: list[list[int]], size: int | tuple[int, int]
+) -> AttentionMaps:
+    """piece_maps [tokens, h, w] (non-negative attention mass per word piece) -> AttentionMaps at `size` (H, W; an
+    int: square)."""
+    size = map_size(size)
     if not words:
-        return AttentionMaps([], np.zeros((0, size, size), np.float32))
+        return AttentionMaps([], np.zeros((0, *size), np.float32))
     grouped = torch.stack([piece_maps[idx].sum(0) for idx in piece_index]).float()
-    upsampled = F.interpolate(grouped[:, None], size=(size, size), mode="bicubic", align_corners=False)[:, 0]
+    upsampled = F.interpolate(grouped[:, None], size=size, mode="bicubic", align_corners=False)[:, 0]
     upsampled = upsampled.clamp(min=0)
     peak = upsampled.flatten(1).max(dim=1).values.clamp(min=1e-12)
     return AttentionMaps(list(words), (upsampled / peak[:, None, None]).cpu().numpy().astype(np.float32))
 
 
-def prompt_word_maps(tokenizer, prompts, piece_maps: torch.Tensor, max_tokens: int, size: int) -> list[AttentionMaps]:
+def prompt_word_maps(
+    tokenizer, prompts, piece_maps: torch.Tensor, max_tokens: int, size: int | tuple[int, int]
+) -> list[AttentionMaps]:
     """Per image: piece_maps[i] ([tokens, h, w], image i's attention per word piece) -> prompts[i]'s word maps."""
     if len(prompts) != len(piece_maps):
         raise ValueError(f"{len(prompts)} prompts for {len(piece_maps)} images' maps")

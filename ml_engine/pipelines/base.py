@@ -102,9 +102,9 @@ def prompt_list(prompt: str | list[str], height: int, width: int, supported_size
     prompts = [prompt] if isinstance(prompt, str) else list(prompt)
     if not prompts:
         raise ValueError("prompt must not be empty")
-    if (height, width) not in supported_sizes:
-        sizes = ", ".join(f"{h}x{w}" for h, w in supported_sizes)
-        raise ValueError(f"this model makes {sizes} images; got height={height}, width={width}")
+    if (height, width) not in supported_sizes:  # (height, width) pairs, written width x height as the studio shows
+        sizes = ", ".join(f"{w}x{h}" for h, w in supported_sizes)
+        raise ValueError(f"this model makes {sizes} (width x height) images; got width={width}, height={height}")
     return prompts
 
 

@@ -23,6 +23,7 @@ import torch
 from diffusers import DiffusionPipeline
 
 from ml_engine.attention.maps import prompt_word_maps
+from ml_engine.data.vocabulary import shapes_vocabulary
 from ml_engine.images import to_pil
 from ml_engine.models.autoencoder import ShapesAutoencoder
 from ml_engine.models.gan import GANDiscriminator, GANGenerator
@@ -79,6 +80,13 @@ class ShapesGANPipeline(PrecisionMixin, DiffusionPipeline):
         """Generator draws per image (the default for a call), ranked by the discriminator."""
         return int(self.config.get("candidates", 1))
 
+    samplers: tuple[str, ...] = ()  # one generator pass: there is no sampler to choose
+
+    @property
+    def vocabulary(self) -> dict[str, list[str]]:
+        """The words its training captions use, grouped (ml_engine/data/vocabulary.py)."""
+        return shapes_vocabulary()
+
     @property
     def sampler_name(self) -> str:
         k = self.candidates
@@ -119,9 +127,12 @@ class ShapesGANPipeline(PrecisionMixin, DiffusionPipeline):
         output_type: str = "pil",
         return_attention: bool = False,
         candidates: int | None = None,
+        sampler: str | None = None,
     ) -> GenerationResult:
         prompts = prompt_list(prompt, height, width, self.supported_sizes)
         check_generation_args(num_inference_steps, guidance_scale, num_images_per_prompt)
+        if sampler is not None:
+            raise ValueError(f"the GAN draws in one pass: it has no sampler (got {sampler!r})")
         if negative_prompt:
             raise ValueError("the GAN has no negative prompt (it does not use classifier-free guidance)")
         candidates = self.candidates if candidates is None else candidates

@@ -2,9 +2,10 @@
 
 - A bundled name (`diffusion`, `gan`, ...) is a folder under ml_engine/weights/.
 - A folder saved by ShapesDiffusionPipeline or ShapesGANPipeline loads as one.
-- Any other diffusers text-to-image pipeline in a local folder (Stable Diffusion 1.5, SD-Turbo,
-  SDXL, ...) loads with `DiffusionPipeline.from_pretrained(folder, local_files_only=True)` and is
-  wrapped by `DiffusersTextToImage`, so the rest of the product calls every model the same way.
+- A Stable Diffusion folder (StableDiffusionPipeline or StableDiffusionXLPipeline: SD 1.x/2.x, SD-Turbo, SDXL,
+  ...) loads with `DiffusionPipeline.from_pretrained(folder, local_files_only=True)` and is wrapped by
+  `DiffusersTextToImage`, so the rest of the product calls every model the same way. Any other pipeline class
+  is refused before anything loads.
 Only safetensors weights are accepted: nothing is unpickled.
 """
 
@@ -40,8 +41,31 @@ def resolve_model(name_or_path: str | os.PathLike | None) -> Path:
     raise FileNotFoundError(f"no model {name!r}: not a bundled name ({known}) nor a folder with model_index.json")
 
 
+SHAPES_CLASSES = ("ShapesDiffusionPipeline", "ShapesGANPipeline")
+
+
+def text_to_image_class(folder: Path, index: dict | None = None) -> str:
+    """The folder's pipeline class (model_index.json's `_class_name`), if it is a text-to-image pipeline the studio
+    runs; a clear ValueError otherwise (an image-to-image, inpainting or video pipeline, or a kind it cannot drive)."""
+    from ml_engine.pipelines.diffusers_adapter import PIPELINE_CLASSES
+
+    if index is None:
+        with open(folder / "model_index.json") as f:
+            index = json.load(f)
+    class_name = index.get("_class_name") if isinstance(index, dict) else None
+    runs = (*SHAPES_CLASSES, *PIPELINE_CLASSES)
+    if class_name not in runs:
+        raise ValueError(f"{folder}: {class_name} is not a text-to-image pipeline the studio runs ({', '.join(runs)})")
+    return class_name
+
+
+def pickle_files(folder: Path) -> list[Path]:
+    """Files in pickle formats under `folder` (loading one may run any code it carries)."""
+    return sorted(p for p in Path(folder).rglob("*") if p.suffix in {".bin", ".pt", ".pth", ".ckpt", ".pkl"})
+
+
 def _refuse_pickles(folder: Path) -> None:
-    pickles = [p for p in folder.rglob("*") if p.suffix in {".bin", ".pt", ".pth", ".ckpt", ".pkl"}]
+    pickles = pickle_files(folder)
     if pickles:
         raise ValueError(f"refusing to load pickle-format weights: {', '.join(str(p) for p in pickles[:3])}")
 
@@ -72,8 +96,8 @@ def load_pipeline(
     _refuse_pickles(folder)
     with open(folder / "model_index.json") as f:
         index = json.load(f)
-    class_name = index.get("_class_name")
-    if class_name in ("ShapesDiffusionPipeline", "ShapesGANPipeline"):
+    class_name = text_to_image_class(folder, index)
+    if class_name in SHAPES_CLASSES:
         if class_name == "ShapesDiffusionPipeline":
             from ml_engine.pipelines.shapes import ShapesDiffusionPipeline as pipeline_class
         else:

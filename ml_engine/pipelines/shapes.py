@@ -34,8 +34,9 @@ from diffusers import DiffusionPipeline, UNet2DConditionModel
 from diffusers.schedulers.scheduling_utils import SchedulerMixin
 from diffusers.utils.torch_utils import randn_tensor
 
-from ml_engine import schedulers
+from ml_engine import samplers, schedulers
 from ml_engine.attention.daam import CrossAttentionRecorder
+from ml_engine.data.vocabulary import shapes_vocabulary
 from ml_engine.images import to_pil
 from ml_engine.models.autoencoder import ShapesAutoencoder
 from ml_engine.models.critic import JudgePanel, LatentCritic, ranking_scores
@@ -95,6 +96,7 @@ class ShapesDiffusionPipeline(PrecisionMixin, DiffusionPipeline):
         self.trace_unet = True  # the sampler's UNet call runs traced (pipelines/traced_unet.py); False: eagerly
         self._unet_runner: TracedUNet | None = None
         self._negative_states: dict[tuple, tuple[torch.Tensor, torch.Tensor]] = {}  # encode_negatives
+        self._sampler_schedulers: dict[str, SchedulerMixin] = {}  # sampler_for
 
     @property
     def unet_runner(self) -> TracedUNet:
@@ -137,6 +139,27 @@ class ShapesDiffusionPipeline(PrecisionMixin, DiffusionPipeline):
         return f"{name}, best of {self.candidates} ranked by a critic{when}"
 
     @property
+    def vocabulary(self) -> dict[str, list[str]]:
+        """The words its training captions use, grouped (ml_engine/data/vocabulary.py): a prompt's other words are
+        ones it never read."""
+        return shapes_vocabulary()
+
+    @property
+    def samplers(self) -> tuple[str, ...]:
+        """The samplers a call may name (ml_engine/samplers.py), the model's own first: the one it was tuned with."""
+        own = samplers.own_sampler(self.scheduler)
+        return (own, *(name for name in samplers.SAMPLER_NAMES if name != own))
+
+    def sampler_for(self, name: str | None) -> SchedulerMixin:
+        """The scheduler that runs sampler `name` (None: the model's own) over the model's noise schedule."""
+        if name is None or name == samplers.own_sampler(self.scheduler):
+            return self.scheduler
+        samplers.check_sampler(name, self.samplers)
+        if name not in self._sampler_schedulers:
+            self._sampler_schedulers[name] = samplers.sampler_scheduler(name, self.scheduler.config)
+        return self._sampler_schedulers[name]
+
+    @property
     def has_bfloat16_path(self) -> bool:
         return self.bf16_candidates
 
@@ -173,7 +196,9 @@ class ShapesDiffusionPipeline(PrecisionMixin, DiffusionPipeline):
         return torch.cat(states), torch.cat(masks)
 
     def _predict_x0(self, latents: torch.Tensor, model_output: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        alpha_bar = self.scheduler.alphas_cumprod.to(latents.device)[t]
+        """x0 from the UNet's output on `latents`, the sample as the UNet reads it (a sigma-space sampler's latents
+        after `scale_model_input`)."""
+        alpha_bar = self.scheduler.alphas_cumprod.to(latents.device)[int(t)]
         alpha, sigma = alpha_bar.sqrt(), (1 - alpha_bar).sqrt()
         if self.scheduler.config.prediction_type == "v_prediction":
             return alpha * latents - sigma * model_output
@@ -217,12 +242,12 @@ class ShapesDiffusionPipeline(PrecisionMixin, DiffusionPipeline):
         order = ranking.topk(keep, dim=0).indices  # [keep, n]
         return (order * n + torch.arange(n, device=order.device)).flatten()
 
-    def _keep(self, rows, latents, out, context_rows, halves: bool, recorder):
+    def _keep(self, rows, latents, out, context_rows, halves: bool, recorder, scheduler):
         """Drop every batch row but `rows` mid-way: the latents, this step's guided output, the context rows they read
         (both halves while they hold the negatives'), the scheduler's per-row memory and what DAAM has recorded."""
         batch = latents.shape[0]
         context_rows = torch.cat([context_rows[rows], context_rows[rows + batch]]) if halves else context_rows[rows]
-        schedulers.keep_rows(self.scheduler, rows, batch)
+        schedulers.keep_rows(scheduler, rows, batch)
         if recorder is not None:
             recorder.keep(rows.cpu())
         return latents[rows], out[rows], context_rows
@@ -249,8 +274,10 @@ class ShapesDiffusionPipeline(PrecisionMixin, DiffusionPipeline):
         return_attention: bool = False,
         candidates: int | None = None,
         pruning: str | Pruning | None = None,
+        sampler: str | None = None,
     ) -> GenerationResult:
         prompts = prompt_list(prompt, height, width, self.supported_sizes)
+        scheduler = self.sampler_for(sampler)
         num_inference_steps = self.default_steps if num_inference_steps is None else num_inference_steps
         guidance_scale = self.default_guidance if guidance_scale is None else guidance_scale
         check_generation_args(num_inference_steps, guidance_scale, num_images_per_prompt)
@@ -280,9 +307,12 @@ class ShapesDiffusionPipeline(PrecisionMixin, DiffusionPipeline):
         shape = (batch, self.unet.config.out_channels, self.unet.config.sample_size, self.unet.config.sample_size)
         # noise is drawn on the CPU so the same seed gives the same image on any device
         latents = randn_tensor(shape, generator=generator, device=torch.device("cpu"), dtype=torch.float32)
-        latents = latents.to(device, dtype) * self.scheduler.init_noise_sigma
-        self.scheduler.set_timesteps(num_inference_steps, device=device)
-        timesteps = self.scheduler.timesteps
+        scheduler.set_timesteps(num_inference_steps, device=device)
+        latents = latents.to(device, dtype) * scheduler.init_noise_sigma
+        timesteps = scheduler.timesteps
+        # an ancestral sampler's fresh noise at each step comes from each row's own generator (row-independent, so a
+        # row's image does not depend on the others'); a single generator serves the whole batch
+        step_noise = {"generator": generator} if samplers.is_ancestral(scheduler) else {}
 
         exploring = max(prune_after, default=0) if self.runs_bfloat16 else 0  # steps that run in bf16
         # DAAM (ml_engine.attention.daam): record the prompt's (conditional) rows of every cross-attention layer
@@ -291,8 +321,8 @@ class ShapesDiffusionPipeline(PrecisionMixin, DiffusionPipeline):
             rows = latents.shape[0]
             if recorder is not None:  # the prompts' rows: the second half under guidance
                 recorder.rows = slice(rows, 2 * rows) if use_cfg else slice(0, rows)
-            model_input = torch.cat([latents, latents]) if use_cfg else latents
-            model_input = self.scheduler.scale_model_input(model_input, t)
+            scaled = scheduler.scale_model_input(latents, t)  # what the UNet reads (sigma-space samplers rescale)
+            model_input = torch.cat([scaled, scaled]) if use_cfg else scaled
             out = self.unet_runner(
                 model_input, t, context, context_mask, recorder, bf16=i < exploring, context_rows=context_rows
             )
@@ -301,13 +331,15 @@ class ShapesDiffusionPipeline(PrecisionMixin, DiffusionPipeline):
                 out = out_uncond + guidance_scale * (out_cond - out_uncond)
             if i + 1 in prune_after:  # only each image's best `candidates` go on
                 candidates = prune_after[i + 1]
-                x0 = self._predict_x0(latents, out, t)
+                x0 = self._predict_x0(scaled, out, t)
                 kept = self.top_candidates(x0, text_states, text_mask, n_images, candidates)
-                latents, out, context_rows = self._keep(kept, latents, out, context_rows, use_cfg, recorder)
-            x_t = latents
-            latents = self.scheduler.step(out, t, latents).prev_sample
+                latents, out, context_rows = self._keep(kept, latents, out, context_rows, use_cfg, recorder, scheduler)
+                scaled = scaled[kept]
+                if isinstance(step_noise.get("generator"), list):
+                    step_noise["generator"] = [step_noise["generator"][int(row)] for row in kept]
+            latents = scheduler.step(out, t, latents, **step_noise).prev_sample
             if callback_on_step_end is not None:
-                x0 = self._predict_x0(x_t, out, t)
+                x0 = self._predict_x0(scaled, out, t)
                 # row i is image i's first (or, once pruned, kept) candidate: rows are candidate-major
                 preview = lambda i, x0=x0: to_pil(self.decode_latents(x0[i : i + 1]))[0]  # noqa: E731
                 callback_on_step_end(StepInfo(i + 1, len(timesteps), int(t), preview))

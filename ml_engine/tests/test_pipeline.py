@@ -1,4 +1,5 @@
-"""The inference interface: determinism, seeds, callbacks, clear errors, save/load, other diffusers pipelines."""
+"""The inference interface: determinism, seeds, callbacks, clear errors, save/load (Stable Diffusion folders:
+test_diffusers_adapter.py)."""
 
 import numpy as np
 import pytest
@@ -129,82 +130,6 @@ def test_a_unet_that_takes_more_than_its_latents_and_timestep_is_refused(tiny_pi
 def test_unknown_model_names_say_what_exists():
     with pytest.raises(FileNotFoundError, match="no model 'nope'"):
         resolve_model("nope")
-
-
-def _tiny_stable_diffusion(folder):
-    """A randomly initialised Stable Diffusion pipeline built from configs (nothing downloaded)."""
-    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import AutoTokenizer, CLIPTextConfig, CLIPTextModel
-
-    from ml_engine.text.encoder import bundled_encoder_path
-
-    torch.manual_seed(0)
-    tokenizer = AutoTokenizer.from_pretrained(bundled_encoder_path())
-    tokenizer.model_max_length = 16
-    text_encoder = CLIPTextModel(
-        CLIPTextConfig(
-            vocab_size=tokenizer.vocab_size,
-            hidden_size=32,
-            intermediate_size=37,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            max_position_embeddings=16,
-        )
-    )
-    vae = AutoencoderKL(
-        block_out_channels=(8, 16),
-        down_block_types=("DownEncoderBlock2D",) * 2,
-        up_block_types=("UpDecoderBlock2D",) * 2,
-        latent_channels=4,
-        norm_num_groups=8,
-    )
-    unet = UNet2DConditionModel(
-        sample_size=16,
-        in_channels=4,
-        out_channels=4,
-        block_out_channels=(16, 32),
-        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
-        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
-        layers_per_block=1,
-        cross_attention_dim=32,
-        attention_head_dim=4,
-        norm_num_groups=8,
-    )
-    pipe = StableDiffusionPipeline(
-        vae=vae,
-        text_encoder=text_encoder,
-        tokenizer=tokenizer,
-        unet=unet,
-        scheduler=DDIMScheduler(),
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    pipe.save_pretrained(folder, safe_serialization=True)
-    return folder
-
-
-def test_a_stable_diffusion_folder_runs_through_the_same_interface(tmp_path):
-    folder = _tiny_stable_diffusion(tmp_path / "tiny-sd")
-    pipe = load_pipeline(folder)
-    assert pipe.supported_sizes == ((32, 32),)
-    steps = []
-    out = pipe(
-        "a red circle",
-        seed=4,
-        num_inference_steps=3,
-        guidance_scale=5.0,
-        height=32,
-        width=32,
-        num_images_per_prompt=2,
-        callback_on_step_end=steps.append,
-    )
-    again = pipe(
-        "a red circle", seed=4, num_inference_steps=3, guidance_scale=5.0, height=32, width=32, num_images_per_prompt=2
-    )
-    assert [s.step for s in steps] == [1, 2, 3] and steps[0].preview().size == (16, 16)
-    assert out.seeds == [4, 5] and out.images[0].size == (32, 32)
-    assert np.array_equal(pixels(out.images[1]), pixels(again.images[1]))
 
 
 def test_a_model_ships_its_default_steps_and_guidance(tmp_path, tiny_pipeline):
