@@ -50,9 +50,11 @@ test-web: setup browser
 chaos: setup
 	T2I_CHAOS=1 OMP_NUM_THREADS=1 OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest tests/test_faults_chaos.py -s -q
 
-# Playwright drives the system chromium (it never downloads a browser of its own).
+# Playwright drives the system chromium (it never downloads a browser of its own); axe-core (package.json) checks
+# the pages' accessibility in the browser tests.
 browser:
 	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium)
+	@node -e "process.exit(require('./node_modules/axe-core/package.json').version === require('./package.json').devDependencies['axe-core'] ? 0 : 1)" 2>/dev/null || npm ci --no-audit --no-fund --loglevel=error
 
 lint: setup
 	$(VENV)/bin/ruff check .

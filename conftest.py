@@ -34,6 +34,15 @@ def tiny_model_dir(tmp_path_factory):
     return folder
 
 
+@pytest.fixture(scope="session")
+def tiny_sd_dir(tmp_path_factory):
+    """A tiny random Stable Diffusion folder (StableDiffusionPipeline, CLIP, safetensors), saved once per run: a
+    user's own model folder in miniature. Copy it before writing into it."""
+    from ml_engine.pipelines.tiny import save_tiny_stable_diffusion
+
+    return save_tiny_stable_diffusion(tmp_path_factory.mktemp("models") / "tiny-sd")
+
+
 @pytest.fixture(autouse=True)
 def mlflow_store(tmp_path, settings):
     """Every test gets its own MLflow tracking store and model registry (SQLite, artifacts beside it), and its
@@ -133,8 +142,28 @@ def celery_worker_session(django_db_setup, tiny_model_dir):
 
 @pytest.fixture
 def worker(transactional_db, celery_worker_session, model_version):
-    """Tests that use the worker commit their rows (transactional_db): the worker thread must see them."""
-    return celery_worker_session
+    """Tests that use the worker commit their rows (transactional_db): the worker thread must see them. Before the
+    tables are flushed, the test's undelivered messages are dropped and the job in hand ends: a worker still
+    inside a job's transaction would block the flush, and rows left behind would be queued in the next test."""
+    yield celery_worker_session
+    _worker_quiesce()
+
+
+def _worker_quiesce(timeout: float = 30.0) -> None:
+    import time
+
+    import redis
+    from celery.worker import state
+    from django.conf import settings
+
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    try:
+        client.delete(settings.T2I_GPU_QUEUE)
+    finally:
+        client.close()
+    deadline = time.monotonic() + timeout
+    while state.active_requests and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def wait_for(predicate, timeout: float = 30.0, interval: float = 0.05):

@@ -25,6 +25,7 @@ from generation.lookups import image_or_404, job_or_404, owned_image_or_403
 from generation.models import Visibility
 from modelops.selectors import model_version_list
 from prompts.models import PROMPT_MAX_LENGTH
+from prompts.selectors import prompt_unknown_words, prompt_warnings
 from prompts.services import GUIDANCE_RANGE, NUM_IMAGES_RANGE, SEED_MAX, STEPS_RANGE
 from t2i_site.api import NON_BLANK_TEXT, StrictPageNumberPagination, StrictSerializer, conflict_from, query_values
 
@@ -42,7 +43,7 @@ class ImageOutputSerializer(serializers.Serializer):
     width = serializers.IntegerField()
     height = serializers.IntegerField()
     model = serializers.CharField(source="model_version.version_name")
-    sampler = serializers.CharField(source="model_version.sampler_name")
+    sampler = serializers.SerializerMethodField(help_text="its sampler, or how a one-pass model draws")
     visibility = serializers.CharField()
     fid_score = serializers.FloatField(allow_null=True)
     scores = serializers.DictField()
@@ -54,6 +55,9 @@ class ImageOutputSerializer(serializers.Serializer):
 
     def get_url(self, image) -> str:
         return image_payload(image)["url"]
+
+    def get_sampler(self, image) -> str:
+        return image.prompt.sampler or image.model_version.sampler_name
 
     def get_attention_url(self, image) -> str | None:
         return reverse("api:image-attention", args=[image.pk]) if image.has_attention else None
@@ -84,6 +88,7 @@ class JobOutputSerializer(serializers.Serializer):
     height = serializers.IntegerField(source="prompt.height")
     num_images = serializers.IntegerField(source="prompt.num_images")
     model = serializers.CharField(source="model_version.version_name")
+    sampler = serializers.CharField(source="prompt.sampler", help_text="blank for a model that draws in one pass")
     visibility = serializers.CharField()
     error = serializers.CharField()
     attempts = serializers.IntegerField()
@@ -92,9 +97,25 @@ class JobOutputSerializer(serializers.Serializer):
     finished_at = serializers.DateTimeField(allow_null=True)
     images = serializers.SerializerMethodField()
     queue_position = serializers.SerializerMethodField(help_text="queued jobs that start before this one (fair share)")
+    unknown_words = serializers.SerializerMethodField(
+        help_text="the prompt's words the model never read in a caption: they will not change what it draws "
+        "(always empty for a model with an open vocabulary)"
+    )
+    warnings = serializers.SerializerMethodField(help_text="what to know before waiting for the picture, in words")
 
     def get_images(self, job) -> list[dict]:
         return job_images_payload(job)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_unknown_words(self, job) -> list[str]:
+        return prompt_unknown_words(text=job.prompt.text_content, version=job.model_version)
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_warnings(self, job) -> list[str]:
+        prompt = job.prompt
+        return prompt_warnings(
+            text=prompt.text_content, negative_prompt=prompt.negative_prompt, version=job.model_version
+        )
 
     @extend_schema_field(serializers.IntegerField(allow_null=True, min_value=0))
     def get_queue_position(self, job) -> int | None:
@@ -118,6 +139,9 @@ class JobListCreateApi(APIView):
             required=False, min_value=NUM_IMAGES_RANGE[0], max_value=NUM_IMAGES_RANGE[1]
         )
         model = serializers.ChoiceField(choices=[], required=False, help_text="default: the champion")
+        sampler = serializers.ChoiceField(
+            choices=[], required=False, help_text="an A1111 name from the model's `samplers`; default: its own"
+        )
         visibility = serializers.ChoiceField(choices=Visibility.values, required=False)
 
         def __init__(self, *args, **kwargs):
@@ -130,8 +154,14 @@ class JobListCreateApi(APIView):
                 self.fields["model"] = serializers.CharField(required=False)
                 self.fields["width"] = serializers.IntegerField(required=False)
                 self.fields["height"] = serializers.IntegerField(required=False)
+                self.fields["sampler"] = serializers.CharField(required=False, max_length=40)
                 return
             self.fields["model"].choices = [v.version_name for v in versions]
+            offered = sorted({name for v in versions for name in v.samplers})
+            self.fields["sampler"].choices = offered
+            self.fields["sampler"].error_messages["invalid_choice"] = (
+                '"{input}" is not a sampler of any model; the models offer ' + ", ".join(offered)
+            )
             for index, name in ((0, "width"), (1, "height")):
                 self.fields[name].choices = sorted({size[index] for v in versions for size in v.supported_sizes})
 

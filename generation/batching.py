@@ -1,8 +1,8 @@
 """Jobs that share a pipeline call, and the layout that makes each image reproducible.
 
 A worker's turn runs the job due under fair share and, in the same call, queued jobs that ask for the same model
-version, size, steps, guidance and negative prompt, taken in fair-share order, up to T2I_BATCH_MAX_IMAGES images
-a call. The model draws a batch of eight in far less than eight times one image's time, so a queue of small jobs
+version, size, steps, guidance, sampler and negative prompt, taken in fair-share order, up to T2I_BATCH_MAX_IMAGES
+images a call. The model draws a batch of eight in far less than eight times one image's time, so a queue of small jobs
 empties several times sooner; every job keeps its own seeds, progress, preview, cancel and result.
 
 Reproducible to the bit: CPU kernels round a little differently per batch size (the Shapes diffusion model's
@@ -56,6 +56,7 @@ def batch_mates(leader: GenerationJob) -> list[GenerationJob]:
         prompt__steps=prompt.steps,
         prompt__guidance=prompt.guidance,
         prompt__negative_prompt=prompt.negative_prompt,
+        prompt__sampler=prompt.sampler,
         prompt__num_images__lte=room,
     ).exclude(pk=leader.pk)
     if not leader.follows_champion:  # a job that follows the champion might be due to move to a new one

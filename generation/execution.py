@@ -208,6 +208,8 @@ def _generate(batch: _Batch) -> dict[int, list]:
     # each image keeps what its prompt's words attended to, when the model can say (not real SD models)
     extra = {"return_attention": True} if supports_attention(pipe) else {}
     prompt = leader.prompt
+    if prompt.sampler:  # blank: the model's own (or, for a one-pass model, none)
+        extra["sampler"] = prompt.sampler
     made: dict[int, list] = {job.pk: [None] * job.prompt.num_images for job in batch.live}
     for plan in call_plans(batch.live):
         members = [member for member in plan.members if member.job.pk not in batch.stopped]

@@ -45,7 +45,7 @@ def image_infotext(image) -> str:
         prompt=prompt.text_content,
         negative_prompt=prompt.negative_prompt,
         steps=prompt.steps,
-        sampler=version.sampler_name,
+        sampler=prompt.sampler or version.sampler_name,
         guidance=prompt.guidance,
         seed=image.seed,
         width=image.width,

@@ -14,7 +14,7 @@ from generation.leases import lease_is_live
 from generation.models import GeneratedImage, GenerationJob, Visibility
 from generation.quotas import quota_check_submission
 from generation.results import job_files_delete
-from prompts.services import text_prompt_create
+from prompts.services import NUM_IMAGES_RANGE, text_prompt_create
 
 
 def _check_visibility(visibility: str) -> None:
@@ -35,6 +35,7 @@ def generation_job_submit(
     height: int | None = None,
     num_images: int = 1,
     model: str | None = None,
+    sampler: str | None = None,
     visibility: str = Visibility.PRIVATE,
     layout: tuple[int, int] | None = None,
 ) -> GenerationJob:
@@ -55,6 +56,7 @@ def generation_job_submit(
         height=height,
         num_images=num_images,
         model=model,
+        sampler=sampler,
     )
     job = GenerationJob.objects.create(
         user=user,
@@ -90,22 +92,45 @@ def generation_job_cancel(*, job: GenerationJob) -> GenerationJob:
     return job
 
 
-def generation_image_rerun(*, image: GeneratedImage, user) -> GenerationJob:
-    """The same prompt, settings, model version and this image's own seed, in the layout of the call that made
-    it: reproduces the image exactly."""
+def generation_image_rerun(*, image: GeneratedImage, user, new_seed: bool = False) -> GenerationJob:
+    """The same prompt, settings and model version. With this image's own seed, in the layout of the call that made
+    it: the same picture, pixel for pixel. With `new_seed`: a random seed, a new picture of the same prompt."""
     prompt = image.prompt
     return generation_job_submit(
         user=user,
         text=prompt.text_content,
         negative_prompt=prompt.negative_prompt,
-        seed=image.seed,
+        seed=None if new_seed else image.seed,
         steps=prompt.steps,
         guidance=prompt.guidance,
         width=image.width,
         height=image.height,
         num_images=1,
         model=image.model_version.version_name,
-        layout=(image.batch_rows, image.batch_row) if image.batch_rows > 1 else None,
+        sampler=prompt.sampler or None,
+        layout=(image.batch_rows, image.batch_row) if image.batch_rows > 1 and not new_seed else None,
+    )
+
+
+VARIATIONS = NUM_IMAGES_RANGE[1]  # as many as one job may hold
+
+
+def generation_image_vary_seed(*, image: GeneratedImage, user, num_images: int = VARIATIONS) -> GenerationJob:
+    """One job of `num_images` neighbours of an image: its settings, seeds image.seed + 1 .. image.seed + n (a job's
+    image i has its prompt's seed + i, generation.batching.call_plans)."""
+    prompt = image.prompt
+    return generation_job_submit(
+        user=user,
+        text=prompt.text_content,
+        negative_prompt=prompt.negative_prompt,
+        seed=image.seed + 1,
+        steps=prompt.steps,
+        guidance=prompt.guidance,
+        width=image.width,
+        height=image.height,
+        num_images=num_images,
+        model=image.model_version.version_name,
+        sampler=prompt.sampler or None,
     )
 
 

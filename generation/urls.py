@@ -10,6 +10,7 @@ urlpatterns = [
     path("explore/", views.public_gallery, name="public_gallery"),
     path("images/<int:image_id>/", views.image_detail, name="image_detail"),
     path("images/<int:image_id>/rerun/", views.image_rerun, name="image_rerun"),
+    path("images/<int:image_id>/vary/", views.image_vary, name="image_vary"),
     path("images/<int:image_id>/visibility/", views.image_visibility, name="image_visibility"),
     path("images/<int:image_id>/delete/", views.image_delete, name="image_delete"),
 ]

@@ -31,6 +31,14 @@ class ModelVersionOutputSerializer(serializers.Serializer):
     default_steps = serializers.IntegerField()
     default_guidance = serializers.FloatField()
     sampler_name = serializers.CharField()
+    samplers = serializers.ListField(
+        child=serializers.CharField(), help_text="what a job's `sampler` may name, the default first"
+    )
+    vocabulary = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="the words it knows, grouped (shapes, colours, sizes, relations, counts, other) with example "
+        "prompts; empty for a model with an open vocabulary",
+    )
     registry_version = serializers.IntegerField(allow_null=True)
     aliases = serializers.ListField(child=serializers.CharField())
     alignment = serializers.DictField(child=serializers.FloatField())

@@ -23,6 +23,11 @@ class ModelVersion(models.Model):
     default_steps = models.PositiveSmallIntegerField(default=20)
     default_guidance = models.FloatField(default=4.0)
     sampler_name = models.CharField(max_length=200, blank=True)  # the bundled diffusion model's label has 80
+    # the samplers a request may name, as AUTOMATIC1111 names them (ml_engine/samplers.py), the default first;
+    # empty for a model that draws in one pass (the GAN)
+    samplers = models.JSONField(default=list, blank=True)
+    # the words it knows, grouped for the prompt guide (ml_engine/data/vocabulary.py); {}: an open vocabulary
+    vocabulary = models.JSONField(default=dict, blank=True)
     # the MLflow Model Registry side; empty for a version that was never registered
     registry_name = models.CharField(max_length=200, blank=True)
     registry_version = models.PositiveIntegerField(null=True, blank=True)
@@ -78,6 +83,7 @@ class ModelChange(models.Model):
         BOOTSTRAP = "bootstrap", "Registered at bootstrap"
         EVALUATE = "evaluate", "Evaluated"
         SYNC = "sync", "Synced from the registry"
+        REGISTER = "register", "Registered a model folder"  # a new version; no alias moved
 
     action = models.CharField(max_length=20, choices=Action.choices)
     actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

@@ -73,6 +73,16 @@ def pipeline_load(source: str):
         return _cache[key]
 
 
+def pipeline_release(source: str) -> None:
+    """Drop the loaded pipeline of a folder source from this process's cache (a web process that loaded a folder
+    only to read what it supports keeps no model in memory)."""
+    from ml_engine.pipelines.loader import resolve_model
+
+    folder = resolve_model(settings.T2I_MODEL_PATHS.get(source, source))
+    with _lock:
+        _cache.pop((str(folder), settings.T2I_DEVICE), None)
+
+
 def champion_source() -> str | None:
     """The source of the studio's champion (the current version) now, None when there is none."""
     from modelops.selectors import model_version_current

@@ -102,7 +102,31 @@ def arena_match_open_for(*, user) -> ArenaMatch | None:
 
 def arena_match_get(*, match_id: int, user) -> ArenaMatch | None:
     """Only its voter sees a match (and its images)."""
-    return ArenaMatch.objects.filter(pk=match_id, user=user).first()
+    return ArenaMatch.objects.filter(pk=match_id, user=user).select_related("champion", "challenger").first()
+
+
+@dataclass
+class ArenaSide:
+    """One image of a voted pair, named: which version painted it, in which role, and whether the voter picked it."""
+
+    side: str  # "a" (left) or "b" (right)
+    version: ModelVersion
+    role: str  # "champion" or "challenger"
+    picked: bool
+
+
+def arena_match_reveal(*, match: ArenaMatch) -> list[ArenaSide]:
+    """Who painted which side, left first; empty until the vote is in, so that judging stays blind."""
+    if match.status != ArenaMatch.Status.VOTED:
+        return []
+    roles = [("champion", match.champion), ("challenger", match.challenger)]
+    if not match.champion_on_left:
+        roles.reverse()
+    picked = {ArenaMatch.Choice.LEFT: "a", ArenaMatch.Choice.RIGHT: "b"}.get(match.choice)
+    return [
+        ArenaSide(side=side, version=version, role=role, picked=side == picked)
+        for side, (role, version) in zip(("a", "b"), roles, strict=True)
+    ]
 
 
 def human_judgement_summary() -> dict:

@@ -8,11 +8,13 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from modelops import selectors, services
+from modelops.events import arena_state_event
+from modelops.forms import ModelFolderForm
 from modelops.models import ArenaMatch
 
 
@@ -23,7 +25,9 @@ def staff_required(view):
     @wraps(view)
     def wrapped(request, *args, **kwargs):
         if not request.user.is_staff:
-            raise PermissionDenied("Staff only.")
+            raise PermissionDenied(
+                "The model pages are for the studio's staff. An admin can give your account staff access."
+            )
         return view(request, *args, **kwargs)
 
     return wrapped
@@ -36,15 +40,38 @@ def _version_or_404(version_id: int):
     return version
 
 
-@staff_required
-@require_GET
-def dashboard(request):
+def _dashboard(request, register_form: ModelFolderForm | None = None, status: int = 200):
     context = {
         "versions": selectors.model_version_rated_list(),
         "changes": selectors.model_change_list(),
         "arena": selectors.arena_results(),
+        "register_form": register_form or ModelFolderForm(),
     }
-    return render(request, "modelops/dashboard.html", context)
+    return render(request, "modelops/dashboard.html", context, status=status)
+
+
+@staff_required
+@require_GET
+def dashboard(request):
+    return _dashboard(request)
+
+
+@staff_required
+@require_POST
+def version_register(request):
+    """A model folder on the server becomes a new registry version (no alias); errors come back in the form."""
+    form = ModelFolderForm(request.POST)
+    if form.is_valid():
+        try:
+            version = services.model_version_register_folder(**form.cleaned_data, actor=request.user)
+        except ValidationError as error:
+            form.add_error(None, error)  # a dict of field -> message lands on those fields
+        else:
+            messages.success(
+                request, f"Registered {version} as registry version {version.registry_version}: evaluate, then promote."
+            )
+            return redirect("modelops:dashboard")
+    return _dashboard(request, register_form=form, status=400)
 
 
 @staff_required
@@ -96,11 +123,16 @@ def sync(request):
 
 
 # The arena -------------------------------------------------------------------------------------------
+def _arena_page(request, match: ArenaMatch | None, **context):
+    state = arena_state_event(match) if match is not None else None
+    return render(request, "modelops/arena.html", {"match": match, "state": state, **context})
+
+
 @login_required
 @require_GET
 def arena(request):
     """The open match, if any; a GET never starts work on the workers (the start button POSTs)."""
-    return render(request, "modelops/arena.html", {"match": selectors.arena_match_open_for(user=request.user)})
+    return _arena_page(request, selectors.arena_match_open_for(user=request.user))
 
 
 @login_required
@@ -110,22 +142,44 @@ def arena_match_start(request):
         try:
             services.arena_match_create(user=request.user)
         except ValidationError as error:
-            return render(request, "modelops/arena.html", {"unavailable": " ".join(error.messages)})
+            return _arena_page(request, None, unavailable=" ".join(error.messages))
     return redirect("arena:arena")
+
+
+def _match_or_404(request, match_id: int) -> ArenaMatch:
+    match = selectors.arena_match_get(match_id=match_id, user=request.user)
+    if match is None:
+        raise Http404("No such match.")
+    return match
+
+
+@login_required
+@require_GET
+def arena_match(request, match_id: int):
+    """A voted match, with the models named; one still open is judged blind on the arena page."""
+    match = _match_or_404(request, match_id)
+    if match.status != ArenaMatch.Status.VOTED:
+        return redirect("arena:arena")
+    return _arena_page(request, match, reveal=selectors.arena_match_reveal(match=match))
+
+
+@login_required
+@require_GET
+def arena_match_state(request, match_id: int):
+    """The match's state as its socket would send it: the page's fallback when WebSockets are blocked."""
+    return JsonResponse(arena_state_event(_match_or_404(request, match_id)))
 
 
 @login_required
 @require_POST
 def arena_vote(request, match_id: int):
-    match = selectors.arena_match_get(match_id=match_id, user=request.user)
-    if match is None:
-        raise Http404("No such match.")
+    match = _match_or_404(request, match_id)
     try:
         services.arena_vote_record(match=match, user=request.user, choice=request.POST.get("choice", ""))
-        messages.success(request, "Thanks! Here is the next pair.")
     except ValidationError as error:
         messages.error(request, " ".join(error.messages))
-    return redirect("arena:arena")
+        return redirect("arena:arena")
+    return redirect("arena:arena_match", match.pk)
 
 
 @login_required

@@ -16,6 +16,7 @@ class TextPrompt(models.Model):
     width = models.PositiveSmallIntegerField()
     height = models.PositiveSmallIntegerField()
     num_images = models.PositiveSmallIntegerField(default=1)
+    sampler = models.CharField(max_length=40, blank=True)  # an A1111 sampler name; blank for a one-pass model
     model_version = models.ForeignKey("modelops.ModelVersion", on_delete=models.PROTECT, related_name="prompts")
     timestamp = models.DateTimeField(auto_now_add=True)
 

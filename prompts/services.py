@@ -32,6 +32,21 @@ def model_version_for_request(*, model: str | None) -> ModelVersion:
     return version
 
 
+def _sampler_for(version: ModelVersion, sampler: str | None, errors: dict) -> str:
+    """The model's default sampler when none is named; a name the model does not offer is an error listing those
+    it does (a one-pass model, the GAN, offers none)."""
+    if sampler is None or sampler == "":
+        return version.samplers[0] if version.samplers else ""
+    if sampler not in version.samplers:
+        offered = ", ".join(version.samplers)
+        errors["sampler"] = (
+            f"{version.version_name} offers {offered}"
+            if offered
+            else f"{version.version_name} draws in one pass: it has no sampler"
+        )
+    return sampler
+
+
 @transaction.atomic
 def text_prompt_create(
     *,
@@ -45,6 +60,7 @@ def text_prompt_create(
     height: int | None = None,
     num_images: int = 1,
     model: str | None = None,
+    sampler: str | None = None,
 ) -> TextPrompt:
     version = model_version_for_request(model=model)
     default_width, default_height = version.supported_sizes[0]
@@ -64,6 +80,7 @@ def text_prompt_create(
     _check_range(errors, "guidance", guidance, *GUIDANCE_RANGE)
     _check_range(errors, "num_images", num_images, *NUM_IMAGES_RANGE)
     _check_range(errors, "seed", seed, 0, SEED_MAX)
+    sampler = _sampler_for(version, sampler, errors)
     if not version.supports(width, height):
         message = f"{version.version_name} makes {version.sizes_label} images"
         wrong = [
@@ -85,5 +102,6 @@ def text_prompt_create(
         width=width,
         height=height,
         num_images=num_images,
+        sampler=sampler,
         model_version=version,
     )

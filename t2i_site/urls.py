@@ -1,4 +1,5 @@
-"""URL map: website pages, the REST API under /api/, its OpenAPI schema and Swagger UI, and the admin.
+"""URL map: website pages, the REST API under /api/, its OpenAPI schema and Swagger UI, the admin, and the
+client-compatible APIs (OpenAI's under /v1/, AUTOMATIC1111's under /sdapi/v1/).
 
 Each app's urls.py holds `urlpatterns` (pages) and `api_urlpatterns` (REST), mounted here.
 """
@@ -8,6 +9,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts import urls as accounts_urls
+from compat import urls as compat_urls
 from feedback import urls as feedback_urls
 from generation import urls as generation_urls
 from modelops import urls as modelops_urls
@@ -23,6 +25,9 @@ api_patterns = [
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # the APIs of the clients integrators already have: OpenAI's Images API and AUTOMATIC1111's
+    path("v1/", include((compat_urls.openai_urlpatterns, "compat"), namespace="compat")),
+    path("sdapi/v1/", include((compat_urls.a1111_urlpatterns, "a1111"))),
     path("api/", include((api_patterns, "api"))),
     path("accounts/", include((accounts_urls.urlpatterns, "accounts"))),
     path("", include((generation_urls.urlpatterns, "generation"))),

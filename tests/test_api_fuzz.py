@@ -15,7 +15,7 @@ import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-EXAMPLES = int(os.environ.get("T2I_FUZZ_EXAMPLES", "120"))  # per operation and phase
+EXAMPLES = int(os.environ.get("T2I_FUZZ_EXAMPLES", "140"))  # per operation and phase
 SEED = os.environ.get("T2I_FUZZ_SEED", "20261207")  # fixed, so a failure replays; change it to explore anew
 
 

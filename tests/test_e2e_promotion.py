@@ -3,6 +3,8 @@ reason, and see the alias move and the change recorded. Real daphne, PostgreSQL,
 
 import pytest
 
+from tests.browser import sign_in
+
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
 
@@ -14,11 +16,7 @@ def test_staff_page_promotes_a_version_and_shows_the_change(
 
     challenger = challenger_factory(position=0.2)  # 0.2 worse on position: the gate refuses it
     page = browser_page
-    page.goto(f"{live_studio}/accounts/login/?next=/modelops/")
-    page.fill("#id_username", "stella")
-    page.fill("#id_password", "correct horse battery staple")
-    page.click("main button[type=submit]")
-    page.wait_for_selector("#versions")
+    sign_in(page, live_studio, "stella", next_path="/modelops/", ready="#versions")
     row = page.locator(f"#version-{challenger.pk}")
     assert "challenger" in row.locator(".aliases").text_content()
 

@@ -8,13 +8,12 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 
 import aiohttp
 import pytest
 
-from tests.servers import ROOT, free_port
+from tests.servers import embedded_studio_start, free_port
 
 
 def _group_pids(pgid: int) -> list[int]:
@@ -25,23 +24,7 @@ def _group_pids(pgid: int) -> list[int]:
 @pytest.fixture
 def studio(tmp_path, tiny_model_dir):
     port = free_port()
-    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(
-        DJANGO_SETTINGS_MODULE="t2i_site.settings.local",
-        T2I_VAR_DIR=str(tmp_path / "var"),
-        T2I_PREVIEW_EVERY_S="0",
-        T2I_MODEL_PATHS=f"diffusion={tiny_model_dir}",
-        MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path}/mlflow/mlflow.db",  # bootstrap registers the champion here
-        OMP_NUM_THREADS="1",
-    )
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "runstudio", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,  # its own group, like a shell job
-    )
+    process, _ = embedded_studio_start(port=port, tmp=tmp_path, model_dir=tiny_model_dir)
     try:
         yield process, f"127.0.0.1:{port}"
     finally:

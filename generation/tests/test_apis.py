@@ -49,6 +49,7 @@ def test_a_missing_seed_is_drawn_and_stored_so_the_job_can_be_reproduced(alice_a
         ({"prompt": "ok", "height": 32}, "height"),
         ({"prompt": "ok", "model": "no-such-model"}, "model"),
         ({"prompt": "ok", "visibility": "friends"}, "visibility"),
+        ({"prompt": "ok", "sampler": "LMS"}, "sampler"),
         ({"prompt": "ok", "steps": "many"}, "steps"),
         ({"prompt": "ok", "step": 10}, "step"),  # a typo is an unknown field, not a silent default
         ({}, "prompt"),
@@ -59,6 +60,13 @@ def test_bad_job_input_is_a_400_naming_the_field(alice_api, payload, field):
     assert response.status_code == 400
     assert field in response.data, response.data
     assert not GenerationJob.objects.exists()
+
+
+def test_an_unknown_sampler_is_refused_with_the_samplers_offered(alice_api):
+    response = alice_api.post("/api/jobs/", {"prompt": "ok", "sampler": "LMS"}, format="json")
+    assert response.status_code == 400 and "DDIM, DPM++ 2M, Euler, Euler a, UniPC" in response.data["sampler"][0]
+    ok = alice_api.post("/api/jobs/", {"prompt": "ok", "sampler": "Euler a"}, format="json")
+    assert ok.status_code == 201 and ok.data["sampler"] == "Euler a"
 
 
 def test_boundary_values_are_accepted(alice_api):
@@ -194,3 +202,17 @@ def test_openapi_schema_is_valid_and_free_of_warnings(db):
 
     # --fail-on-warn: colliding component names or views spectacular cannot read make a wrong schema
     call_command("spectacular", "--validate", "--fail-on-warn", stdout=StringIO())
+
+
+def test_the_api_names_the_words_the_model_does_not_know(api_as, alice, model_version):
+    response = api_as(alice).post("/api/jobs/", {"prompt": "a photo of a cat on a sofa", "steps": 1}, format="json")
+    assert response.status_code == 201
+    assert response.data["unknown_words"] == ["photo", "cat", "sofa"]
+    assert "“photo”, “cat”, “sofa”" in response.data["warnings"][0]
+    known = api_as(alice).post("/api/jobs/", {"prompt": "three yellow triangles", "steps": 1}, format="json")
+    assert known.data["unknown_words"] == [] and known.data["warnings"] == []
+
+
+def test_the_model_list_says_which_words_each_model_knows(api_as, model_version):
+    listed = api_as(None).get("/api/models/").data[0]
+    assert "triangle" in listed["vocabulary"]["shapes"] and "to the left of" in listed["vocabulary"]["relations"]

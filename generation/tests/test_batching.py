@@ -14,7 +14,7 @@ from generation.tests.factories import GenerationJobFactory
 
 
 def _queued(user, model_version, **prompt):
-    options = {"steps": 3, **prompt}
+    options = {"steps": 3, "sampler": "DPM++ 2M", **prompt}  # named, as the job service records it
     return GenerationJobFactory(
         user=user, prompt__model_version=model_version, **{f"prompt__{k}": v for k, v in options.items()}
     )

@@ -26,8 +26,9 @@ def test_sixty_rapid_submissions_get_429s_past_the_active_jobs_quota(api_as, ali
 
 
 @pytest.mark.django_db(transaction=True)
-def test_fifty_parallel_submissions_never_pass_the_quota(alice, model_version, settings):
-    """Each submission locks its user's row before counting: no two read the same free slot."""
+def test_fifty_parallel_submissions_never_pass_the_quota(alice, model_version, settings, held_enqueue):
+    """Each submission locks its user's row before counting: no two read the same free slot. (Held: the queued
+    jobs are counted, not run.)"""
     settings.T2I_QUOTA_ACTIVE_JOBS = 5
 
     def submit(n: int) -> str:

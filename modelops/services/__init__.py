@@ -14,6 +14,7 @@ from modelops.services.versions import (
     model_version_bootstrap,
     model_version_make_current,
     model_version_register,
+    model_version_register_folder,
     model_version_sync,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "model_version_make_current",
     "model_version_promote",
     "model_version_register",
+    "model_version_register_folder",
     "model_version_rollback",
     "model_version_sync",
     "promotion_gate",

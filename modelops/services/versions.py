@@ -1,20 +1,28 @@
-"""Model version writes: registering pipelines, mirroring the MLflow registry, bootstrapping a fresh install.
+"""Model version writes: registering pipelines and users' own model folders, mirroring the MLflow registry,
+bootstrapping a fresh install.
 
 The registry holds versions and aliases; `model_version_sync` copies them (aliases, scores, loss, run
 links, what each pipeline supports) into ModelVersion rows, and `is_current` follows the `champion` alias.
+A folder registered by staff (`model_version_register_folder`, `manage.py register_model`, the model page) becomes
+a new version of the same registered model as the bundled champion, with no alias: evaluation, the arena,
+promotion and rollback treat it like any other version, and the mirror finds its row by registry version.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
+from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
+from ml_engine.registry import pipeline_info_of
 from modelops.models import ModelChange, ModelVersion
-from modelops.runtime import model_folder, pipeline_load, registry_client, registry_source
+from modelops.runtime import model_folder, pipeline_load, pipeline_release, registry_client, registry_source
 
 logger = logging.getLogger(__name__)
 DEMO_VERSION_NAME = "untrained-demo"
@@ -54,10 +62,7 @@ def model_version_register(*, version_name: str, source: str, make_current: bool
         version = ModelVersion.objects.create(
             version_name=version_name,
             source=source,
-            supported_sizes=[list(size) for size in pipe.supported_sizes],
-            default_steps=pipe.default_steps,
-            default_guidance=pipe.default_guidance,
-            sampler_name=pipe.sampler_name,
+            **pipeline_info_of(pipe),  # sizes as [width, height]
             **_metrics(source),
         )
         if make_current:
@@ -92,10 +97,31 @@ def _mirror_fields(registered, registry) -> dict:
     for tag, field in _DISTRIBUTION_METRICS.items():
         if tag in metrics:
             fields[field] = metrics[tag]
-    for key in ("supported_sizes", "default_steps", "default_guidance", "sampler_name"):
+    for key in ("supported_sizes", "default_steps", "default_guidance", "sampler_name", "samplers", "vocabulary"):
         if key in info:
             fields[key] = info[key]
     return fields
+
+
+class _UnlinkedRows:
+    """The rows no registry version mirrors yet (a bundled model, a T2I_MODEL_PATHS folder), by their weights' hash,
+    hashed only when a registry version without a row asks: a fresh database beside an existing registry links
+    `diffusion` to the registry's copy of the same bytes instead of adding a second row for the same model."""
+
+    def __init__(self):
+        self._by_sha256: dict[str, ModelVersion] | None = None
+
+    def holding(self, sha256: str) -> ModelVersion | None:
+        if self._by_sha256 is None:
+            from ml_engine.provenance import folder_sha256
+
+            self._by_sha256 = {}
+            for row in ModelVersion.objects.filter(registry_version__isnull=True).order_by("created_at"):
+                try:
+                    self._by_sha256.setdefault(folder_sha256(model_folder(row.source)), row)
+                except Exception:  # its folder is gone or unreadable: nothing to match
+                    logger.debug("%s: no folder to hash", row.version_name, exc_info=True)
+        return self._by_sha256.pop(sha256, None) if sha256 else None
 
 
 @transaction.atomic
@@ -106,10 +132,18 @@ def model_version_sync(*, actor=None) -> list[ModelVersion]:
     """
     registry = registry_client()
     created = []
+    unlinked = _UnlinkedRows()
     for registered in registry.versions():
         fields = _mirror_fields(registered, registry)
         row = ModelVersion.objects.filter(registry_name=registered.name, registry_version=registered.version).first()
         if row is None:
+            row = unlinked.holding(registered.sha256)
+        if row is not None and row.registry_version is None:  # the same weights under their own name: one row
+            row.source = registry_source(model_name=registered.name, version=registered.version)
+            for key, value in fields.items():
+                setattr(row, key, value)
+            row.save()
+        elif row is None:
             row = ModelVersion.objects.create(
                 version_name=f"{registered.name}-v{registered.version}",
                 source=registry_source(model_name=registered.name, version=registered.version),
@@ -140,7 +174,7 @@ def model_version_sync(*, actor=None) -> list[ModelVersion]:
     return created
 
 
-def _register_in_registry(*, version: ModelVersion, alias: str | None) -> ModelVersion:
+def _register_in_registry(*, version: ModelVersion, alias: str | None, experiment: str = "bootstrap") -> ModelVersion:
     """Put an unregistered row's folder into the registry and link the row to the new registry version."""
     registry = registry_client()
     info = {
@@ -148,16 +182,119 @@ def _register_in_registry(*, version: ModelVersion, alias: str | None) -> ModelV
         "default_steps": version.default_steps,
         "default_guidance": version.default_guidance,
         "sampler_name": version.sampler_name,
+        "samplers": version.samplers,
+        "vocabulary": version.vocabulary,
     }
     tags = {"metric.loss": str(version.loss)} if version.loss is not None else {}
     registered = registry.register_folder(
-        model_folder(version.source), alias=alias, pipeline_info=info, tags=tags, experiment="bootstrap"
+        model_folder(version.source), alias=alias, pipeline_info=info, tags=tags, experiment=experiment
     )
     version.registry_name, version.registry_version = registered.name, registered.version
     version.source = registry_source(model_name=registered.name, version=registered.version)
     version.artifact_sha256, version.run_id = registered.sha256, registered.run_id or ""
     version.aliases = [alias] if alias else []
     version.save()
+    return version
+
+
+VERSION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # what the API's "model" field and URLs carry well
+
+
+def _folder_checked(folder: str) -> Path:
+    """A folder the registry may take: a saved diffusers text-to-image pipeline, safetensors only."""
+    from ml_engine.pipelines.loader import pickle_files, text_to_image_class
+
+    path = Path(folder).expanduser()
+    if not path.is_absolute():
+        raise ValidationError({"folder": f"{folder!r}: give the folder's absolute path on this server"})
+    if not (path / "model_index.json").is_file():
+        raise ValidationError({"folder": f"{path} is not a saved diffusers pipeline: it has no model_index.json"})
+    pickles = pickle_files(path)
+    if pickles:
+        shown = ", ".join(str(p.relative_to(path)) for p in pickles[:3])
+        raise ValidationError({"folder": f"{path} holds pickle-format weights ({shown}): only safetensors are loaded"})
+    try:
+        text_to_image_class(path)
+    except ValueError as error:  # also a model_index.json that is not JSON
+        raise ValidationError({"folder": str(error)}) from error
+    return path
+
+
+def _defaults_checked(default_steps: int | None, default_guidance: float | None) -> None:
+    """The ranges a request may ask for (prompts.services), so that a model's defaults are a valid request."""
+    from prompts.services import GUIDANCE_RANGE, STEPS_RANGE
+
+    errors = {}
+    if default_steps is not None and not STEPS_RANGE[0] <= default_steps <= STEPS_RANGE[1]:
+        errors["default_steps"] = f"must be between {STEPS_RANGE[0]} and {STEPS_RANGE[1]}"
+    if default_guidance is not None and not GUIDANCE_RANGE[0] <= default_guidance <= GUIDANCE_RANGE[1]:
+        errors["default_guidance"] = f"must be between {GUIDANCE_RANGE[0]:g} and {GUIDANCE_RANGE[1]:g}"
+    if errors:
+        raise ValidationError(errors)
+
+
+def _name_checked(version_name: str) -> str:
+    name = version_name.strip()
+    if not VERSION_NAME.fullmatch(name):
+        raise ValidationError(
+            {"version_name": "1 to 100 letters, digits, '.', '_' or '-', starting with a letter or digit"}
+        )
+    if ModelVersion.objects.filter(version_name=name).exists():
+        raise ValidationError({"version_name": f"a model version named {name!r} already exists"})
+    return name
+
+
+def model_version_register_folder(
+    *,
+    folder: str,
+    version_name: str,
+    default_steps: int | None = None,
+    default_guidance: float | None = None,
+    actor=None,
+) -> ModelVersion:
+    """A user's own model folder (Stable Diffusion 1.x/2.x, SD-Turbo, SDXL, or a Shapes pipeline, safetensors only)
+    as a new model version: checked; `default_steps` / `default_guidance`, when given, written to its studio.json
+    (what a request that names none gets: 1 and 0 for SD-Turbo); loaded once to read its sizes, defaults and
+    samplers; put into the MLflow registry as a new version of T2I_REGISTERED_MODEL with no alias, so its row's
+    source is `registry:<model>/<version>` and its SHA-256 is pinned; a ModelChange records who registered it.
+    Staff then evaluate and promote it like any other version. Raises ValidationError naming the field."""
+    from ml_engine.pipelines.diffusers_adapter import write_studio_defaults
+
+    checked, errors = [], {}  # every field's problem at once, as a form shows them
+    for check in (
+        lambda: _folder_checked(folder),
+        lambda: _name_checked(version_name),
+        lambda: _defaults_checked(default_steps, default_guidance),
+    ):
+        try:
+            checked.append(check())
+        except ValidationError as error:
+            errors.update(error.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    path, name, _ = checked
+    if default_steps is not None or default_guidance is not None:
+        write_studio_defaults(path, default_steps=default_steps, default_guidance=default_guidance)
+    try:  # outside any transaction: loading takes seconds
+        pipe = pipeline_load(str(path))
+        info = pipeline_info_of(pipe)
+    except Exception as error:  # whatever diffusers or the folder raised: the staff member reads why
+        logger.warning("registering %s: the folder does not load", path, exc_info=True)
+        raise ValidationError({"folder": f"{path} does not load as a pipeline: {error}"}) from error
+    finally:
+        pipeline_release(str(path))  # the workers load the registry's copy; this process keeps nothing
+    try:
+        with transaction.atomic():
+            version = ModelVersion.objects.create(version_name=name, source=str(path), **info)
+            _register_in_registry(version=version, alias=None, experiment="register")
+            ModelChange.objects.create(
+                action=ModelChange.Action.REGISTER,
+                actor=actor,
+                to_version=version,
+                reason=f"registered the folder {path} as registry version {version.registry_version}",
+            )
+    except IntegrityError as error:  # the name was taken meanwhile
+        raise ValidationError({"version_name": f"a model version named {name!r} already exists"}) from error
     return version
 
 
@@ -208,11 +345,15 @@ def _others_register(names) -> None:
     registry = registry_client()
     rows = ModelVersion.objects.filter(version_name__in=names, registry_version__isnull=True, is_current=False)
     registered = {v.sha256 for v in registry.versions()}
+    already_held = False
     for row in rows.exclude(version_name=DEMO_VERSION_NAME).order_by("version_name"):
         if folder_sha256(model_folder(row.source)) in registered:
-            continue  # the registry already holds these weights (a new database beside an existing registry)
+            already_held = True  # a new database beside an existing registry: the sync links the row to it
+            continue
         alias = CHALLENGER if registry.alias_version(CHALLENGER) is None else None
         _register_in_registry(version=row, alias=alias)
+    if already_held:
+        model_version_sync()
 
 
 def _champion_ensure() -> None:

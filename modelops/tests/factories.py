@@ -1,5 +1,6 @@
 import factory
 
+from ml_engine.data.vocabulary import shapes_vocabulary
 from modelops.models import ModelVersion
 
 
@@ -16,4 +17,6 @@ class ModelVersionFactory(factory.django.DjangoModelFactory):
     default_steps = 5
     default_guidance = 4.0
     sampler_name = "DPM++ 2M"
+    samplers = ["DPM++ 2M", "UniPC", "Euler a", "Euler", "DDIM"]  # the tiny Shapes pipeline runs them all
+    vocabulary = factory.LazyFunction(shapes_vocabulary)  # a Shapes model: it read the Shapes captions only
     is_current = True

@@ -8,6 +8,7 @@ ROUTES = [
     ("post", "/modelops/versions/{id}/evaluate/", "page"),
     ("post", "/modelops/rollback/", "page"),
     ("post", "/modelops/sync/", "page"),
+    ("post", "/modelops/register/", "page"),
     ("post", "/api/models/{id}/promote/", "api"),
     ("post", "/api/models/{id}/evaluate/", "api"),
     ("post", "/api/models/rollback/", "api"),

@@ -42,3 +42,17 @@ def test_arena_votes_between_the_families_reach_the_comparison_export(both_famil
     (pair,) = data["arena"]
     assert (pair["champion"], pair["challenger"], pair["votes"], pair["challenger_wins"]) == ("diffusion", "gan", 1, 1)
     assert data["models"]["gan"]["rating_count"] == 0 and "diffusion" in data["models"]
+
+
+def test_a_fresh_database_beside_the_registry_keeps_one_row_per_model(both_families):
+    from modelops.models import ModelChange
+
+    ModelChange.objects.all().delete()
+    ModelVersion.objects.all().delete()  # the registry keeps versions 1 and 2 and their aliases
+
+    model_version_bootstrap()
+
+    rows = {row.version_name: row for row in ModelVersion.objects.all()}
+    assert set(rows) == {"diffusion", "gan"}  # not a second "shapes-diffusion-v1" beside "diffusion"
+    assert rows["diffusion"].is_current and rows["diffusion"].aliases == ["champion"]
+    assert rows["gan"].aliases == ["challenger"] and rows["gan"].source.startswith("registry:")

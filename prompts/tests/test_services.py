@@ -38,3 +38,19 @@ def test_every_bad_field_is_reported_at_once(alice, model_version):
     with pytest.raises(ValidationError) as error:
         text_prompt_create(user=alice, text="", steps=0, guidance=99, num_images=9, seed=-1)
     assert set(error.value.message_dict) == {"prompt", "steps", "guidance", "num_images", "seed"}
+
+
+def test_a_prompt_gets_the_models_own_sampler_unless_it_names_another_it_offers(alice, model_version):
+    assert text_prompt_create(user=alice, text="x").sampler == "DPM++ 2M"
+    assert text_prompt_create(user=alice, text="x", sampler="Euler a").sampler == "Euler a"
+    with pytest.raises(ValidationError) as error:
+        text_prompt_create(user=alice, text="x", sampler="Heun")
+    assert "DPM++ 2M, UniPC" in error.value.message_dict["sampler"][0]
+
+
+def test_a_one_pass_model_has_no_sampler_to_name(alice, model_version):
+    ModelVersionFactory(version_name="gan", samplers=[], is_current=False)
+    assert text_prompt_create(user=alice, text="x", model="gan").sampler == ""
+    with pytest.raises(ValidationError) as error:
+        text_prompt_create(user=alice, text="x", model="gan", sampler="Euler a")
+    assert "one pass" in error.value.message_dict["sampler"][0]

@@ -22,6 +22,7 @@ INSTALLED_APPS = [
     "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
+    "django.contrib.humanize",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
@@ -36,6 +37,7 @@ INSTALLED_APPS = [
     "generation",
     "feedback",
     "modelops",
+    "compat",
 ]
 
 MIDDLEWARE = [
@@ -151,6 +153,8 @@ T2I_PROGRESS_WRITE_S = env_float("T2I_PROGRESS_WRITE_S", 0.25, minimum=0.0)
 T2I_PREVIEW_EVERY_S = env_float("T2I_PREVIEW_EVERY_S", 0.25, minimum=0.0)  # live previews decoded at most this often
 # queued jobs with the same model and sampling settings share a pipeline call, up to this many images (1: never)
 T2I_BATCH_MAX_IMAGES = env_int("T2I_BATCH_MAX_IMAGES", 8, minimum=1)
+# how long a synchronous request (OpenAI's images/generations, A1111's txt2img) waits for its job
+T2I_SYNC_WAIT_S = env_float("T2I_SYNC_WAIT_S", 600.0, minimum=1.0)
 T2I_WORKERS = env_int("T2I_WORKERS", 1, minimum=1)  # generation worker processes `runstudio` starts
 T2I_JOB_MAX_ATTEMPTS = env_int("T2I_JOB_MAX_ATTEMPTS", 3, minimum=1)
 T2I_RECONCILE_INTERVAL_S = env_float("T2I_RECONCILE_INTERVAL_S", 15.0, minimum=0.1)
@@ -249,7 +253,6 @@ T2I_PROMOTION_MARGIN = env_float("T2I_PROMOTION_MARGIN", 0.02, minimum=0.0)  # l
 T2I_EVAL_PER_CATEGORY = env_int("T2I_EVAL_PER_CATEGORY", 8, minimum=1)
 T2I_EVAL_SEEDS = env_int("T2I_EVAL_SEEDS", 2, minimum=1)
 T2I_EVAL_STEPS = env_int("T2I_EVAL_STEPS", 20, minimum=1)
-T2I_ARENA_STEPS = env_int("T2I_ARENA_STEPS", 20, minimum=1)
 T2I_DEMO_USER = env_str("T2I_DEMO_USER", "demo")
 T2I_DEMO_PASSWORD = env_str("T2I_DEMO_PASSWORD", "studio-demo")
 

@@ -55,7 +55,6 @@ T2I_TENSORBOARD_DIR = Path(tempfile.mkdtemp(prefix="t2i-test-tb-"))
 T2I_EVAL_PER_CATEGORY = 1
 T2I_EVAL_SEEDS = 1
 T2I_EVAL_STEPS = 2
-T2I_ARENA_STEPS = 2
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 WHITENOISE_USE_FINDERS = True  # serve static files straight from the app folders: no collectstatic in tests
 WHITENOISE_AUTOREFRESH = True

@@ -8,6 +8,7 @@ import re
 
 import pytest
 
+from compat.tests.test_access import ROUTES as compat_routes
 from generation.tests.factories import GeneratedImageFactory, GenerationJobFactory, PublicImageFactory
 
 WHO = ("owner", "other", "staff", "anon")
@@ -50,6 +51,8 @@ PAGE_CASES = [
     ("get", "/images/{id}/", "public", {"owner": 200, "other": 200, "staff": 200, "anon": 200}),
     ("post", "/images/{id}/rerun/", "private", {"owner": 302, "other": 404, "staff": 404, "anon": LOGIN}),
     ("post", "/images/{id}/rerun/", "public", {"owner": 302, "other": 302, "staff": 302, "anon": LOGIN}),
+    ("post", "/images/{id}/vary/", "private", {"owner": 302, "other": 404, "staff": 404, "anon": LOGIN}),
+    ("post", "/images/{id}/vary/", "public", {"owner": 302, "other": 302, "staff": 302, "anon": LOGIN}),
     ("post", "/images/{id}/visibility/", "private", {"owner": 302, "other": 404, "staff": 404, "anon": LOGIN}),
     ("post", "/images/{id}/visibility/", "public", {"owner": 302, "other": 403, "staff": 403, "anon": LOGIN}),
     ("post", "/images/{id}/delete/", "private", {"owner": 302, "other": 404, "staff": 404, "anon": LOGIN}),
@@ -69,6 +72,8 @@ PAGE_CASES = [
     ("get", "/arena/", None, {"owner": 200, "other": 200, "staff": 200, "anon": LOGIN}),
     # alice has an open match (back to it); the others have none and no challenger to start one with
     ("post", "/arena/start/", None, {"owner": 302, "other": 200, "staff": 200, "anon": LOGIN}),
+    ("get", "/arena/{id}/", "match", {"owner": 302, "other": 404, "staff": 404, "anon": LOGIN}),  # named once voted
+    ("get", "/arena/{id}/state/", "match", {"owner": 200, "other": 404, "staff": 404, "anon": LOGIN}),
     ("post", "/arena/{id}/vote/", "match", {"owner": 302, "other": 404, "staff": 404, "anon": LOGIN}),
     ("get", "/arena/{id}/{side}.png", "match", {"owner": 404, "other": 404, "staff": 404, "anon": LOGIN}),  # unpainted
 ]
@@ -99,13 +104,15 @@ API_CASES = [
     ("post", "/api/auth/token/", None, {"owner": 400, "other": 400, "staff": 400, "anon": 400}),  # no password sent
 ]
 
-# Routes whose matrix lives in another module: modelops' staff-only routes (modelops/tests/test_access.py).
-ELSEWHERE = {
+# Routes whose matrix lives in another module: modelops' staff-only routes (modelops/tests/test_access.py) and the
+# OpenAI and AUTOMATIC1111 client APIs (compat/tests/test_access.py).
+ELSEWHERE = compat_routes | {
     "/modelops/",
     "/modelops/versions/{id}/promote/",
     "/modelops/versions/{id}/evaluate/",
     "/modelops/rollback/",
     "/modelops/sync/",
+    "/modelops/register/",
     "/api/models/{id}/promote/",
     "/api/models/{id}/evaluate/",
     "/api/models/rollback/",
@@ -191,6 +198,7 @@ def test_every_route_of_the_url_conf_has_its_access_cases():
 WS_CASES = [
     ("/ws/jobs/{id}/", "job", {"owner": "open", "other": 4404, "staff": 4404, "anon": 4401}),
     ("/ws/jobs/", None, {"owner": "open", "other": "open", "staff": "open", "anon": 4401}),
+    ("/ws/arena/{id}/", "match", {"owner": "open", "other": 4404, "staff": 4404, "anon": 4401}),
 ]
 
 
