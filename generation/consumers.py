@@ -23,8 +23,18 @@ def _current_events(user, job_id: int | None) -> list[dict] | None:
     return None if job is None else [job_state_event(job)]
 
 
-class JobEventsConsumer(AsyncJsonWebsocketConsumer):
+class OwnedEventsConsumer(AsyncJsonWebsocketConsumer):
+    """A read-only stream of one owner's events: accept, close 4401 for anonymous users and 4404 for what is not
+    theirs (as for what does not exist), join the group, then send the current state and forward what follows.
+    Subclasses name the group and the current events (`group_of`, `current_events`: None when not theirs)."""
+
     group: str | None = None
+
+    def group_of(self, user) -> str:
+        raise NotImplementedError
+
+    async def current_events(self, user) -> list[dict] | None:
+        raise NotImplementedError
 
     async def connect(self):
         user = self.scope.get("user")
@@ -32,14 +42,13 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        job_id = self.scope["url_route"]["kwargs"].get("job_id")
-        if job_id is not None and await _current_events(user, job_id) is None:
+        if await self.current_events(user) is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
         # join before reading the state, so no event can fall between the two
-        self.group = user_group(user.pk) if job_id is None else job_group(job_id)
+        self.group = self.group_of(user)
         await self.channel_layer.group_add(self.group, self.channel_name)
-        for event in await _current_events(user, job_id) or []:
+        for event in await self.current_events(user) or []:
             await self.send_json(event)
 
     async def disconnect(self, code):
@@ -47,7 +56,22 @@ class JobEventsConsumer(AsyncJsonWebsocketConsumer):
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
-        pass  # read-only stream: cancelling goes through the API
+        pass  # read-only streams: actions go through the API and the pages' forms
+
+    async def forward(self, message):
+        await self.send_json(message["event"])
+
+
+class JobEventsConsumer(OwnedEventsConsumer):
+    def _job_id(self) -> int | None:
+        return self.scope["url_route"]["kwargs"].get("job_id")
+
+    def group_of(self, user) -> str:
+        job_id = self._job_id()
+        return user_group(user.pk) if job_id is None else job_group(job_id)
+
+    async def current_events(self, user) -> list[dict] | None:
+        return await _current_events(user, self._job_id())
 
     async def job_event(self, message):
-        await self.send_json(message["event"])
+        await self.forward(message)

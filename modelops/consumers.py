@@ -6,9 +6,8 @@ the user's (the same answer as for one that does not exist), as the jobs' socket
 """
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
-from generation.consumers import CLOSE_NOT_FOUND, CLOSE_UNAUTHENTICATED
+from generation.consumers import OwnedEventsConsumer
 from modelops.events import arena_group, arena_state_event
 from modelops.selectors import arena_match_get
 
@@ -19,30 +18,16 @@ def _current_event(user, match_id: int) -> dict | None:
     return None if match is None else arena_state_event(match)
 
 
-class ArenaEventsConsumer(AsyncJsonWebsocketConsumer):
-    group: str | None = None
+class ArenaEventsConsumer(OwnedEventsConsumer):
+    def _match_id(self) -> int:
+        return self.scope["url_route"]["kwargs"]["match_id"]
 
-    async def connect(self):
-        user = self.scope.get("user")
-        await self.accept()  # accept first so the close code reaches the client
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
-        match_id = self.scope["url_route"]["kwargs"]["match_id"]
-        if await _current_event(user, match_id) is None:
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
-        # join before reading the state, so no event can fall between the two
-        self.group = arena_group(match_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
-        await self.send_json(await _current_event(user, match_id))
+    def group_of(self, user) -> str:
+        return arena_group(self._match_id())
 
-    async def disconnect(self, code):
-        if self.group:
-            await self.channel_layer.group_discard(self.group, self.channel_name)
-
-    async def receive_json(self, content, **kwargs):
-        pass  # read-only stream: votes go through the page's form
+    async def current_events(self, user) -> list[dict] | None:
+        event = await _current_event(user, self._match_id())
+        return None if event is None else [event]
 
     async def arena_event(self, message):
-        await self.send_json(message["event"])
+        await self.forward(message)
