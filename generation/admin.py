@@ -6,7 +6,7 @@ from generation.models import GeneratedImage, GenerationJob
 class GeneratedImageInline(admin.TabularInline):
     model = GeneratedImage
     extra = 0
-    fields = ("file", "seed", "visibility", "fid_score")
+    fields = ("file", "seed", "visibility", "realism_score", "alignment_score", "scores")
     readonly_fields = ("file", "seed")
 
 
@@ -22,7 +22,7 @@ class GenerationJobAdmin(admin.ModelAdmin):
 
 @admin.register(GeneratedImage)
 class GeneratedImageAdmin(admin.ModelAdmin):
-    list_display = ("id", "user", "job", "seed", "visibility", "fid_score", "created_at")
+    list_display = ("id", "user", "job", "seed", "visibility", "realism_score", "alignment_score", "created_at")
     list_filter = ("visibility", "model_version")
     search_fields = ("prompt__text_content", "user__username")
     list_select_related = ("user", "job")

@@ -45,8 +45,15 @@ class ImageOutputSerializer(serializers.Serializer):
     model = serializers.CharField(source="model_version.version_name")
     sampler = serializers.SerializerMethodField(help_text="its sampler, or how a one-pass model draws")
     visibility = serializers.CharField()
-    fid_score = serializers.FloatField(allow_null=True)
-    scores = serializers.DictField()
+    realism_score = serializers.FloatField(
+        allow_null=True,
+        help_text="realism score against the real renders' feature manifold (Kynkäänniemi et al. 2019; >= 1: "
+        "inside it); null where the model draws outside the Shapes domain",
+    )
+    alignment_score = serializers.FloatField(
+        allow_null=True, help_text="0-1: the ranking judge's calibrated chance that the image shows its prompt"
+    )
+    scores = serializers.DictField(help_text="both scores, the realism percentile among real renders, the judge")
     rating_average = serializers.FloatField(allow_null=True, required=False)
     rating_count = serializers.IntegerField(required=False)
     created_at = serializers.DateTimeField()
@@ -213,6 +220,9 @@ class ImageListApi(APIView):
             max_length=selectors.SEARCH_MAX_LENGTH,
             help_text="search in the prompt text",
         )
+        sort = serializers.ChoiceField(
+            choices=list(selectors.IMAGE_SORTS), required=False, help_text="default: newest first"
+        )
 
     @extend_schema(parameters=[ImageListQuerySerializer], responses=ImageOutputSerializer(many=True))
     def get(self, request):
@@ -221,7 +231,12 @@ class ImageListApi(APIView):
         scope = query.validated_data.get("scope") or ("mine" if request.user.is_authenticated else "public")
         if scope == "mine" and not request.user.is_authenticated:
             raise exceptions.NotAuthenticated
-        images = selectors.image_search(user=request.user, scope=scope, query=query.validated_data.get("q", ""))
+        images = selectors.image_search(
+            user=request.user,
+            scope=scope,
+            query=query.validated_data.get("q", ""),
+            sort=query.validated_data.get("sort", "newest"),
+        )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(images, request, view=self)
         return paginator.get_paginated_response(ImageOutputSerializer(page, many=True).data)

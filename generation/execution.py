@@ -32,7 +32,8 @@ from generation.leases import (
 )
 from generation.models import GenerationJob
 from generation.progress import CallProgress, JobTimeLimitExceeded
-from generation.results import job_files_delete, job_images_save
+from generation.results import MadeImage, job_files_delete, job_images_save
+from generation.scoring import images_score, scorer_warm_up
 from generation.transient import DATABASE_ERRORS, TransientOutage, with_retries
 from modelops.runtime import pipeline_load
 from modelops.selectors import model_version_champion, model_version_current
@@ -195,8 +196,8 @@ class _Batch:
             _finish(job, self.owner, status, error=error)
 
 
-def _generate(batch: _Batch) -> dict[int, list]:
-    """Every live job's images, as {job id: [(image, seed, attention maps, (rows, row)), ...] by index}."""
+def _generate(batch: _Batch) -> dict[int, list[MadeImage]]:
+    """Every live job's images, as {job id: [MadeImage, ...] by index}."""
     import torch
 
     from ml_engine.attention import supports_attention
@@ -235,20 +236,20 @@ def _generate(batch: _Batch) -> dict[int, list]:
             (time.perf_counter() - started) * 1000,
         )
         attention = result.attention or [None] * plan.rows
+        scores = images_score(pipe, result.images, plan.prompts)
         for row, (member, index) in plan.images.items():
             if member.job.pk in made:
-                made[member.job.pk][index] = (result.images[row], plan.seeds[row], attention[row], (plan.rows, row))
+                made[member.job.pk][index] = MadeImage(
+                    result.images[row], plan.seeds[row], attention[row], (plan.rows, row), scores[row]
+                )
     return {job_id: images for job_id, images in made.items() if job_id not in batch.stopped}
 
 
-def _save(batch: _Batch, made: dict[int, list]) -> None:
+def _save(batch: _Batch, made: dict[int, list[MadeImage]]) -> None:
     for job in batch.live:
-        images, seeds, attention, layouts = zip(*made[job.pk], strict=True)
         try:
             with_retries(
-                lambda job=job, images=images, seeds=seeds, attention=attention, layouts=layouts: job_images_save(
-                    job=job, owner=batch.owner, images=images, seeds=seeds, attention=attention, layouts=layouts
-                ),
+                lambda job=job: job_images_save(job=job, owner=batch.owner, made=made[job.pk]),
                 what=f"saving job {job.pk}",
                 storage=True,
                 between=batch.hold,
@@ -312,5 +313,6 @@ def pipeline_warm_up() -> None:
         source = champion_source() or (version.source if version is not None else None)
         if source is not None:
             pipeline_load(source)
+            scorer_warm_up()
     except Exception:  # a broken model or database fails its jobs with a clear error; the worker still starts
         logger.warning("could not preload the current model", exc_info=True)

@@ -90,8 +90,12 @@ class GeneratedImage(models.Model):
     byte_size = models.PositiveIntegerField(default=0)  # the PNG and its attention maps: the stored-bytes quota
     height = models.PositiveSmallIntegerField()
     visibility = models.CharField(max_length=10, choices=Visibility.choices, default=Visibility.PRIVATE)
-    fid_score = models.FloatField(null=True, blank=True)  # set-level metric; filled by offline evaluation
-    scores = models.JSONField(default=dict, blank=True)  # per-image scores where they can be computed
+    # per-image scores, computed by the worker as the image is made (ml_engine.evaluation.image_scores), for Shapes
+    # images: the realism score against the real renders' manifold (>= 1: inside it) and the ranking judge's
+    # calibrated chance that the image shows its prompt; `scores` adds the realism percentile and the judge
+    realism_score = models.FloatField(null=True, blank=True)
+    alignment_score = models.FloatField(null=True, blank=True)
+    scores = models.JSONField(default=dict, blank=True)
     # what each prompt word attended to (ml_engine.attention), when the model gives it: the words in order,
     # and their heat maps as one grayscale PNG with word i in rows i*h..(i+1)*h (AttentionMaps.to_sprite)
     attention_words = models.JSONField(default=list, blank=True)

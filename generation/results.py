@@ -9,10 +9,13 @@ The rows and the job's success commit together after the lease is checked under 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
+from PIL import Image
 
 from generation.events import event_publish, job_state_event
 from generation.leases import LeaseLost
@@ -39,33 +42,44 @@ def _put(key: str, data: bytes) -> str:
     return saved
 
 
-def job_images_save(
-    *, job: GenerationJob, owner: str, images: list, seeds: list[int], attention: list, layouts: list | None = None
-) -> None:
-    """Store the images and mark the job succeeded, if `owner` still holds its lease (else LeaseLost). `layouts`:
-    each image's (rows, row) in the call that made it (generation.batching); default, alone."""
+@dataclass(frozen=True)
+class MadeImage:
+    """One image as its pipeline call gave it: its seed, its per-word attention maps (or None), its place in the
+    call ((rows, row), generation.batching) and its scores (generation.scoring; None: not scored)."""
+
+    image: Image.Image
+    seed: int
+    attention: object = None
+    layout: tuple[int, int] = (1, 0)
+    scores: dict | None = None
+
+
+def job_images_save(*, job: GenerationJob, owner: str, made: list[MadeImage]) -> None:
+    """Store the images and mark the job succeeded, if `owner` still holds its lease (else LeaseLost)."""
     prompt, version = job.prompt, job.model_version
-    layouts = layouts or [(1, 0)] * len(images)
     rows = []
-    for index, (image, seed, maps, (batch_rows, batch_row)) in enumerate(
-        zip(images, seeds, attention, layouts, strict=True)
-    ):
+    for index, one in enumerate(made):
+        image, (batch_rows, batch_row), scores = one.image, one.layout, one.scores or {}
         row = GeneratedImage(
             job=job,
             prompt=prompt,
             user=job.user,
             model_version=version,
             index=index,
-            seed=seed,
+            seed=one.seed,
             width=image.width,
             height=image.height,
             visibility=job.visibility,
             batch_rows=batch_rows,
             batch_row=batch_row,
+            realism_score=scores.get("realism"),
+            alignment_score=scores.get("alignment"),
+            scores=scores,
         )
-        image_key, attention_key = image_keys(job, index=index, seed=seed)
+        image_key, attention_key = image_keys(job, index=index, seed=one.seed)
         png = png_bytes(image, parameters=image_infotext(row))
         row.file.name, row.byte_size = _put(image_key, png), len(png)
+        maps = one.attention
         if maps is not None and maps.words:
             sprite = png_bytes(maps.to_sprite())
             row.attention_words = maps.words

@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import io
 
-from django.db.models import Avg, Count, Q, QuerySet
+from django.db.models import Avg, Count, F, Q, QuerySet
 
 from generation.models import GeneratedImage, GenerationJob, Visibility
 
@@ -47,8 +47,20 @@ def image_get_for_user(*, user, image_id: int) -> GeneratedImage | None:
 SEARCH_MAX_LENGTH = 200  # longer than any useful search; a cap keeps a LIKE scan from being fed megabytes
 
 
-def image_search(*, user, scope: str, query: str = "") -> QuerySet[GeneratedImage]:
-    """scope "mine": the user's images; "public": everyone's public ones. `query` matches the prompt text."""
+# the gallery's orders, best first; images without the score (other domains) go last, then newest first
+IMAGE_SORTS = {
+    "newest": ("-created_at", "-id"),
+    "alignment": (F("alignment_score").desc(nulls_last=True), "-created_at", "-id"),
+    "realism": (F("realism_score").desc(nulls_last=True), "-created_at", "-id"),
+    "rating": (F("rating_average").desc(nulls_last=True), "-rating_count", "-created_at", "-id"),
+}
+
+
+def image_search(*, user, scope: str, query: str = "", sort: str = "newest") -> QuerySet[GeneratedImage]:
+    """scope "mine": the user's images; "public": everyone's public ones. `query` matches the prompt text; `sort`
+    is one of IMAGE_SORTS."""
+    if sort not in IMAGE_SORTS:
+        raise ValueError(f"unknown sort {sort!r}")
     if len(query) > SEARCH_MAX_LENGTH:
         raise ValueError(f"a search is at most {SEARCH_MAX_LENGTH} characters")
     if scope == "mine":
@@ -60,7 +72,7 @@ def image_search(*, user, scope: str, query: str = "") -> QuerySet[GeneratedImag
     query = query.strip()
     if query:
         images = images.filter(prompt__text_content__icontains=query)
-    return images
+    return images.order_by(*IMAGE_SORTS[sort])
 
 
 def image_attention_get(*, image: GeneratedImage) -> dict | None:
@@ -80,3 +92,24 @@ def image_attention_get(*, image: GeneratedImage) -> dict | None:
         "height": total_height // len(words),
         "maps": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
     }
+
+
+def image_score_rows(*, model: str = ""):
+    """Scored images, oldest first, as plain rows for evaluation exports (export_image_scores)."""
+    images = _images().filter(realism_score__isnull=False).order_by("created_at", "id")
+    if model:
+        images = images.filter(model_version__version_name=model)
+    for image in images.iterator(chunk_size=500):
+        yield {
+            "image": image.pk,
+            "model": image.model_version.version_name,
+            "prompt": image.prompt.text_content,
+            "seed": image.seed,
+            "realism": image.realism_score,
+            "realism_percentile": image.scores.get("realism_percentile"),
+            "alignment": image.alignment_score,
+            "judge": image.scores.get("judge"),
+            "rating_average": image.rating_average,
+            "rating_count": image.rating_count,
+            "created_at": image.created_at.isoformat(),
+        }

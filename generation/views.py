@@ -126,11 +126,29 @@ def job_cancel(request, job_id: int):
     return redirect("generation:job_detail", job_id=job_id)
 
 
+GALLERY_SORTS = {  # selectors.IMAGE_SORTS, as the gallery's menu says them
+    "newest": "Newest",
+    "alignment": "Best match to the prompt",
+    "realism": "Most realistic",
+    "rating": "Best rated",
+}
+
+
 def _gallery(request, *, scope: str, title: str, template_extra: dict):
     query = request.GET.get("q", "")[: selectors.SEARCH_MAX_LENGTH]  # the search box holds no more (maxlength)
-    images = selectors.image_search(user=request.user, scope=scope, query=query)
+    sort = request.GET.get("sort", "newest")
+    sort = sort if sort in selectors.IMAGE_SORTS else "newest"  # an old or hand-made link still shows the gallery
+    images = selectors.image_search(user=request.user, scope=scope, query=query, sort=sort)
     page = Paginator(images, GALLERY_PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"page": page, "query": query, "title": title, "scope": scope, **template_extra}
+    context = {
+        "page": page,
+        "query": query,
+        "sort": sort,
+        "sorts": GALLERY_SORTS,
+        "title": title,
+        "scope": scope,
+        **template_extra,
+    }
     return render(request, "generation/gallery.html", context)
 
 
@@ -169,19 +187,27 @@ def _back(request, *, image_id: int):
     return redirect("generation:image_detail", image_id=image_id)
 
 
+def _queued_from_image(request, start):
+    """The job that `start` (a service queuing a job from an image) returns, or None with the refusal's reason as a
+    message."""
+    try:
+        return start()
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    except QuotaExceeded as refusal:
+        messages.error(request, refusal.message)
+    return None
+
+
 @login_required
 @require_POST
 def image_rerun(request, image_id: int):
     new_seed = request.POST.get("seed") == "new"
-    try:
-        job = services.generation_image_rerun(
-            image=image_or_404(user=request.user, image_id=image_id), user=request.user, new_seed=new_seed
-        )
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-        return _back(request, image_id=image_id)
-    except QuotaExceeded as refusal:
-        messages.error(request, refusal.message)
+    image = image_or_404(user=request.user, image_id=image_id)
+    job = _queued_from_image(
+        request, lambda: services.generation_image_rerun(image=image, user=request.user, new_seed=new_seed)
+    )
+    if job is None:
         return _back(request, image_id=image_id)
     if new_seed:
         messages.success(request, f"Re-running with a new seed ({job.prompt.seed}): the same settings, a new picture.")
@@ -194,13 +220,8 @@ def image_rerun(request, image_id: int):
 @require_POST
 def image_vary(request, image_id: int):
     image = image_or_404(user=request.user, image_id=image_id)
-    try:
-        job = services.generation_image_vary_seed(image=image, user=request.user)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-        return _back(request, image_id=image_id)
-    except QuotaExceeded as refusal:
-        messages.error(request, refusal.message)
+    job = _queued_from_image(request, lambda: services.generation_image_vary_seed(image=image, user=request.user))
+    if job is None:
         return _back(request, image_id=image_id)
     last = job.prompt.seed + job.prompt.num_images - 1
     messages.success(request, f"Drawing seeds {job.prompt.seed}-{last}: the same settings, neighbouring seeds.")

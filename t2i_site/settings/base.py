@@ -153,6 +153,8 @@ T2I_PROGRESS_WRITE_S = env_float("T2I_PROGRESS_WRITE_S", 0.25, minimum=0.0)
 T2I_PREVIEW_EVERY_S = env_float("T2I_PREVIEW_EVERY_S", 0.25, minimum=0.0)  # live previews decoded at most this often
 # queued jobs with the same model and sampling settings share a pipeline call, up to this many images (1: never)
 T2I_BATCH_MAX_IMAGES = env_int("T2I_BATCH_MAX_IMAGES", 8, minimum=1)
+# each new Shapes image gets its realism and alignment scores from the worker (ml_engine.evaluation.image_scores)
+T2I_IMAGE_SCORES = env_bool("T2I_IMAGE_SCORES", True)
 # how long a synchronous request (OpenAI's images/generations, A1111's txt2img) waits for its job
 T2I_SYNC_WAIT_S = env_float("T2I_SYNC_WAIT_S", 600.0, minimum=1.0)
 T2I_WORKERS = env_int("T2I_WORKERS", 1, minimum=1)  # generation worker processes `runstudio` starts

@@ -1,0 +1,47 @@
+"""The worker's per-image scores (ml_engine.evaluation.image_scores): realism and alignment for each Shapes image of
+a call, as the images are made. Scoring is a courtesy to the gallery, never a reason to lose a picture: a scorer
+that cannot load or fails leaves the scores empty and the job goes on."""
+
+from __future__ import annotations
+
+import functools
+import logging
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+
+@functools.cache
+def _scorer():
+    """One scorer a worker process, loaded on its first Shapes image (about a second); None if it cannot load."""
+    from ml_engine.evaluation.image_scores import ImageScorer
+
+    try:
+        return ImageScorer.load()
+    except Exception:
+        logger.exception("the per-image scorer could not load; images are saved without scores")
+        return None
+
+
+def scorer_warm_up() -> None:
+    if settings.T2I_IMAGE_SCORES:
+        _scorer()
+
+
+def images_score(pipe, images: list, prompts: list[str]) -> list[dict | None]:
+    """Each image's scores ({"realism", "realism_percentile", "alignment", "judge"}), or None where it is not scored:
+    a model outside the Shapes domain (it has no Shapes vocabulary) or another canvas size."""
+    from ml_engine.evaluation.image_scores import ImageScorer
+
+    nothing = [None] * len(images)
+    if not settings.T2I_IMAGE_SCORES or getattr(pipe, "vocabulary", None) is None:
+        return nothing
+    if not all(ImageScorer.scores_image(image) for image in images) or (scorer := _scorer()) is None:
+        return nothing
+    try:
+        scored = scorer(images, prompts)
+    except Exception:
+        logger.exception("scoring %d images failed; they are saved without scores", len(images))
+        return nothing
+    return [{**s.as_dict(), "judge": scorer.calibration.judge} for s in scored]
