@@ -33,7 +33,7 @@ from generation.leases import (
 from generation.models import GenerationJob
 from generation.progress import CallProgress, JobTimeLimitExceeded
 from generation.results import MadeImage, job_files_delete, job_images_save
-from generation.scoring import images_score, scorer_warm_up
+from generation.scoring import image_scores_record, images_score, scorer_warm_up
 from generation.transient import DATABASE_ERRORS, TransientOutage, with_retries
 from modelops.runtime import pipeline_load
 from modelops.selectors import model_version_champion, model_version_current
@@ -148,6 +148,7 @@ class _Batch:
         self.stopped: set[int] = set()  # cancelled or taken over: the call went on without them
         self.mates_taken = False
         self.settled = False
+        self.pipe = None  # the pipeline the calls ran on, once loaded
 
     @property
     def live(self) -> list[GenerationJob]:
@@ -204,7 +205,7 @@ def _generate(batch: _Batch) -> dict[int, list[MadeImage]]:
 
     batch.take_mates()
     leader = batch.jobs[0]
-    pipe = pipeline_load(leader.model_version.source)
+    pipe = batch.pipe = pipeline_load(leader.model_version.source)
     batch.hold()  # loading may have taken a while
     # each image keeps what its prompt's words attended to, when the model can say (not real SD models)
     extra = {"return_attention": True} if supports_attention(pipe) else {}
@@ -236,11 +237,10 @@ def _generate(batch: _Batch) -> dict[int, list[MadeImage]]:
             (time.perf_counter() - started) * 1000,
         )
         attention = result.attention or [None] * plan.rows
-        scores = images_score(pipe, result.images, plan.prompts)
         for row, (member, index) in plan.images.items():
             if member.job.pk in made:
                 made[member.job.pk][index] = MadeImage(
-                    result.images[row], plan.seeds[row], attention[row], (plan.rows, row), scores[row]
+                    result.images[row], plan.seeds[row], attention[row], (plan.rows, row)
                 )
     return {job_id: images for job_id, images in made.items() if job_id not in batch.stopped}
 
@@ -256,6 +256,17 @@ def _save(batch: _Batch, made: dict[int, list[MadeImage]]) -> None:
             )
         except LeaseLost as lost:
             logger.warning("job %s: %s; this worker lets it go", job.pk, lost)
+
+
+def _score(batch: _Batch, made: dict[int, list[MadeImage]]) -> None:
+    """Each saved image's realism and alignment scores, in one scorer call for the whole batch."""
+    saved = [(job, index, one) for job in batch.live if job.pk in made for index, one in enumerate(made[job.pk])]
+    scores = images_score(
+        batch.pipe, [one.image for _, _, one in saved], [job.prompt.text_content for job, _, _ in saved]
+    )
+    for (job, index, _), image_scores in zip(saved, scores, strict=True):
+        if image_scores is not None:
+            image_scores_record(job=job, index=index, scores=image_scores)
 
 
 def generation_job_execute(*, job_id: int) -> GenerationJob | None:
@@ -276,6 +287,10 @@ def generation_job_execute(*, job_id: int) -> GenerationJob | None:
     try:
         made = with_retries(lambda: _generate(batch), what=f"job {leader.pk}", between=batch.hold)
         _save(batch, made)
+        try:
+            _score(batch, made)  # after the jobs are done: their completion waits on no score
+        except Exception:  # the images stand without their scores
+            logger.exception("jobs %s: scoring failed", [job.pk for job in batch.live])
         return leader
     except LeaseLost as lost:
         logger.warning("job %s: %s; this worker lets it go", leader.pk, lost)

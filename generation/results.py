@@ -44,14 +44,13 @@ def _put(key: str, data: bytes) -> str:
 
 @dataclass(frozen=True)
 class MadeImage:
-    """One image as its pipeline call gave it: its seed, its per-word attention maps (or None), its place in the
-    call ((rows, row), generation.batching) and its scores (generation.scoring; None: not scored)."""
+    """One image as its pipeline call gave it: its seed, its per-word attention maps (or None) and its place in the
+    call ((rows, row), generation.batching)."""
 
     image: Image.Image
     seed: int
     attention: object = None
     layout: tuple[int, int] = (1, 0)
-    scores: dict | None = None
 
 
 def job_images_save(*, job: GenerationJob, owner: str, made: list[MadeImage]) -> None:
@@ -59,7 +58,7 @@ def job_images_save(*, job: GenerationJob, owner: str, made: list[MadeImage]) ->
     prompt, version = job.prompt, job.model_version
     rows = []
     for index, one in enumerate(made):
-        image, (batch_rows, batch_row), scores = one.image, one.layout, one.scores or {}
+        image, (batch_rows, batch_row) = one.image, one.layout
         row = GeneratedImage(
             job=job,
             prompt=prompt,
@@ -72,9 +71,6 @@ def job_images_save(*, job: GenerationJob, owner: str, made: list[MadeImage]) ->
             visibility=job.visibility,
             batch_rows=batch_rows,
             batch_row=batch_row,
-            realism_score=scores.get("realism"),
-            alignment_score=scores.get("alignment"),
-            scores=scores,
         )
         image_key, attention_key = image_keys(job, index=index, seed=one.seed)
         png = png_bytes(image, parameters=image_infotext(row))

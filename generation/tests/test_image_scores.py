@@ -1,5 +1,6 @@
-"""Every new Shapes image carries its realism and alignment scores, from the worker, in the API and on the image
-page; the gallery sorts by them; they export for evaluation; a scorer that fails never costs a picture."""
+"""Every new Shapes image carries its realism and alignment scores, recorded by the worker just after its job
+succeeds, in the API and on the image page; the gallery sorts by them; they export for evaluation; a scorer that
+fails never costs a picture."""
 
 import json
 
@@ -19,6 +20,7 @@ def test_a_job_run_by_the_worker_scores_each_image(worker, alice, wait, client_a
     job = generation_job_submit(user=alice, text="a red circle", steps=3, seed=5, num_images=2)
     wait(lambda: _finished(job))
     assert job.status == GenerationJob.Status.SUCCEEDED, job.error
+    wait(lambda: job.images.filter(realism_score__isnull=False).count() == 2)  # scored just after it succeeds
     for image in job.images.all():
         assert image.realism_score is not None and image.realism_score >= 0
         assert 0 <= image.alignment_score <= 1
@@ -45,6 +47,9 @@ def test_a_failing_scorer_leaves_the_scores_empty_and_the_job_succeeds(worker, a
     job = generation_job_submit(user=alice, text="a blue square", steps=2, seed=9)
     wait(lambda: _finished(job))
     assert job.status == GenerationJob.Status.SUCCEEDED, job.error
+    second = generation_job_submit(user=alice, text="a green cross", steps=2, seed=3)  # the worker went on
+    wait(lambda: _finished(second))
+    assert second.status == GenerationJob.Status.SUCCEEDED, second.error
     image = job.images.get()
     assert (image.realism_score, image.alignment_score, image.scores) == (None, None, {})
 
