@@ -124,3 +124,16 @@ def test_the_prompt_guide_lists_the_words_on_the_create_and_landing_pages(client
         html = client.get("/").content.decode()
         assert 'id="prompt-guide"' in html and "What diffusion can draw" in html
         assert ">triangle<" in html and ">to the left of<" in html and "an orange square and a purple triangle" in html
+
+
+def test_recent_jobs_show_a_thumbnail_a_time_and_a_way_to_reuse_their_settings(client_as, alice, model_version):
+    from django.utils.html import escape
+
+    from generation.templatetags.studio_links import use_settings_query
+    from generation.tests.factories import GeneratedImageFactory
+
+    image = GeneratedImageFactory(user=alice, job__prompt__text_content="two green crosses", job__prompt__seed=8)
+    html = client_as(alice).get("/").content.decode()
+    assert f"/api/images/{image.pk}/file/" in html  # the job's first image as its thumbnail
+    assert "<time datetime=" in html and "two green crosses" in html
+    assert escape(f"/?{use_settings_query(image.prompt)}") in html
