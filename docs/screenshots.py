@@ -2,10 +2,11 @@
 shipped models.
 
 Runs the embedded studio (`manage.py runstudio`: SQLite, daphne and a Celery worker) on a throwaway
-T2I_VAR_DIR, adds a staff account, then in headless Chromium: the signed-out pages, a job painted through the
-create page (its page while it paints and when done), the image page with a rating and its word-by-word attention overlay, the galleries, the create
-page warning about words the model does not know, the arena with a pair painted, the staff model page and the
-403 a creator gets there. Each PNG is reduced to 256 colours (the studio's flat dark theme loses nothing).
+T2I_VAR_DIR, adds a staff account, then in headless Chromium: the signed-out pages; the create page warning
+about words the model does not know; a four-image job painted through the create page, once done; the image
+page with a rating, then its word-by-word attention overlay; the galleries; the arena with a pair painted; the
+403 a creator gets on the staff model page, and that page for staff. Each PNG is reduced to 256 colours (the
+studio's flat dark theme loses nothing).
 
     .venv/bin/python docs/screenshots.py [--port 8766] [--out docs/screenshots]
 """
