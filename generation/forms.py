@@ -90,19 +90,17 @@ class JobCreateForm(forms.Form):
         versions = list(versions)
         current = next((v for v in versions if v.is_current), None)
         # one entry per model: the champion is "" (a job that names none follows the champion alias), the others
-        # by name; naming the champion's version explicitly stays possible in the API
-        menu = [(("" if v is current else v.version_name), v) for v in versions]
-        menu.sort(key=lambda entry: entry[0] != "")
+        # by name; a link may still name the champion's version (an image made with it), and it means that entry
+        self.menu_value = {v.version_name: ("" if v is current else v.version_name) for v in versions}
+        menu = [(self.menu_value[v.version_name], v) for v in sorted(versions, key=lambda v: v is not current)]
         self.fields["model"].choices = [(value, model_menu_label(v)) for value, v in menu]
         self.fields["model"].widget.option_attrs = {value: model_data_attrs(v) for value, v in menu}
-        # a current version's name is still accepted (a link from an image made with it)
-        self.fields["model"].valid_names = {v.version_name: ("" if v is current else v.version_name) for v in versions}
         sizes = sorted({f"{w}x{h}" for v in versions for w, h in v.supported_sizes})
         self.fields["size"].choices = [(s, s) for s in sizes]
         samplers = list(dict.fromkeys(name for v in versions for name in v.samplers))
         self.fields["sampler"].choices = [("", "the model's own")] + [(name, name) for name in samplers]
         if "model" in self.initial:
-            self.initial["model"] = self.fields["model"].valid_names.get(self.initial["model"], self.initial["model"])
+            self.initial["model"] = self.menu_value.get(self.initial["model"], self.initial["model"])
         by_value = dict(menu)
         chosen_value = self.initial.get("model", menu[0][0] if menu else "")
         chosen = by_value.get(chosen_value) or (menu[0][1] if menu else None)
@@ -116,7 +114,7 @@ class JobCreateForm(forms.Form):
         # a link may name the champion's version by name: it is the menu's "" entry
         if self.is_bound and "model" in self.data:
             data = self.data.copy()
-            data["model"] = self.fields["model"].valid_names.get(data["model"], data["model"])
+            data["model"] = self.menu_value.get(data["model"], data["model"])
             self.data = data
         super().full_clean()
 

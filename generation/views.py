@@ -43,15 +43,14 @@ def create(request):
     if request.method == "POST" and form.is_valid():
         try:
             warnings = _unconfirmed_warnings(form)
-            if not warnings:
-                job = services.generation_job_submit(user=request.user, **form.service_kwargs())
+            job = None if warnings else services.generation_job_submit(user=request.user, **form.service_kwargs())
         except ValidationError as error:
             form.add_service_errors(error)
         except QuotaExceeded as refusal:
             form.add_error(None, refusal.message)
             status = 429
         else:
-            if not warnings:
+            if job is not None:
                 messages.success(request, "Queued. Watch it paint below.")
                 return redirect("generation:job_detail", job_id=job.pk)
     context = {
@@ -88,13 +87,12 @@ def _guide(versions) -> dict | None:
 
 def _landing_context(request) -> dict:
     """Visitors see what the model draws well: shared images whose prompts it can read lead the strip."""
-    recent = list(selectors.image_search(user=request.user, scope="public")[:48])
-    readable = [
-        image
-        for image in recent
-        if not prompt_unknown_words(text=image.prompt.text_content, version=image.model_version)
-    ]
-    showcase = (readable + [image for image in recent if image not in readable])[:12]
+    recent = selectors.image_search(user=request.user, scope="public")[:48]
+    # readable prompts first, newest first within each (the sort is stable)
+    showcase = sorted(
+        recent,
+        key=lambda image: bool(prompt_unknown_words(text=image.prompt.text_content, version=image.model_version)),
+    )[:12]
     return {"showcase": showcase, "guide": _guide(list(model_version_list()))}
 
 

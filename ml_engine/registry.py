@@ -271,6 +271,10 @@ class Registry:
         return folder
 
 
+# the pipeline facts a registry version carries and a studio row mirrors (pipeline_info_of makes them)
+PIPELINE_INFO_KEYS = ("supported_sizes", "default_steps", "default_guidance", "sampler_name", "samplers", "vocabulary")
+
+
 def pipeline_info_of(pipe) -> dict:
     """What the web side needs to validate requests without loading torch. Sizes are [width, height], as the
     studio's rows keep them; a pipeline's `supported_sizes` are (height, width), as its arguments are."""

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from ml_engine.registry import pipeline_info_of
+from ml_engine.registry import PIPELINE_INFO_KEYS, pipeline_info_of
 from modelops.models import ModelChange, ModelVersion
 from modelops.runtime import model_folder, pipeline_load, pipeline_release, registry_client, registry_source
 
@@ -97,7 +97,7 @@ def _mirror_fields(registered, registry) -> dict:
     for tag, field in _DISTRIBUTION_METRICS.items():
         if tag in metrics:
             fields[field] = metrics[tag]
-    for key in ("supported_sizes", "default_steps", "default_guidance", "sampler_name", "samplers", "vocabulary"):
+    for key in PIPELINE_INFO_KEYS:
         if key in info:
             fields[key] = info[key]
     return fields
@@ -177,14 +177,7 @@ def model_version_sync(*, actor=None) -> list[ModelVersion]:
 def _register_in_registry(*, version: ModelVersion, alias: str | None, experiment: str = "bootstrap") -> ModelVersion:
     """Put an unregistered row's folder into the registry and link the row to the new registry version."""
     registry = registry_client()
-    info = {
-        "supported_sizes": version.supported_sizes,
-        "default_steps": version.default_steps,
-        "default_guidance": version.default_guidance,
-        "sampler_name": version.sampler_name,
-        "samplers": version.samplers,
-        "vocabulary": version.vocabulary,
-    }
+    info = {key: getattr(version, key) for key in PIPELINE_INFO_KEYS}
     tags = {"metric.loss": str(version.loss)} if version.loss is not None else {}
     registered = registry.register_folder(
         model_folder(version.source), alias=alias, pipeline_info=info, tags=tags, experiment=experiment
