@@ -22,7 +22,7 @@ from generation import selectors, services
 from generation.events import image_payload, job_images_payload
 from generation.fair_share import job_queue_position
 from generation.lookups import image_or_404, job_or_404, owned_image_or_403
-from generation.models import Visibility
+from generation.models import GenerationJob, Visibility
 from modelops.selectors import model_version_list
 from prompts.models import PROMPT_MAX_LENGTH
 from prompts.selectors import prompt_unknown_words, prompt_warnings
@@ -111,7 +111,8 @@ class JobOutputSerializer(serializers.Serializer):
     warnings = serializers.SerializerMethodField(help_text="what to know before waiting for the picture, in words")
 
     def get_images(self, job) -> list[dict]:
-        return job_images_payload(job)
+        # a job's images are saved with its success, in one transaction (generation.results)
+        return job_images_payload(job) if job.status == GenerationJob.Status.SUCCEEDED else []
 
     @extend_schema_field(serializers.ListField(child=serializers.CharField()))
     def get_unknown_words(self, job) -> list[str]:

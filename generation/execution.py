@@ -33,7 +33,7 @@ from generation.leases import (
 from generation.models import GenerationJob
 from generation.progress import CallProgress, JobTimeLimitExceeded
 from generation.results import MadeImage, job_files_delete, job_images_save
-from generation.scoring import image_scores_record, images_score, scorer_warm_up
+from generation.scoring import image_pixels, image_scores_record, images_score, images_unscored, scorer_warm_up
 from generation.transient import DATABASE_ERRORS, TransientOutage, with_retries
 from modelops.runtime import pipeline_load
 from modelops.selectors import model_version_champion, model_version_current
@@ -148,7 +148,6 @@ class _Batch:
         self.stopped: set[int] = set()  # cancelled or taken over: the call went on without them
         self.mates_taken = False
         self.settled = False
-        self.pipe = None  # the pipeline the calls ran on, once loaded
 
     @property
     def live(self) -> list[GenerationJob]:
@@ -205,7 +204,7 @@ def _generate(batch: _Batch) -> dict[int, list[MadeImage]]:
 
     batch.take_mates()
     leader = batch.jobs[0]
-    pipe = batch.pipe = pipeline_load(leader.model_version.source)
+    pipe = pipeline_load(leader.model_version.source)
     batch.hold()  # loading may have taken a while
     # each image keeps what its prompt's words attended to, when the model can say (not real SD models)
     extra = {"return_attention": True} if supports_attention(pipe) else {}
@@ -258,15 +257,29 @@ def _save(batch: _Batch, made: dict[int, list[MadeImage]]) -> None:
             logger.warning("job %s: %s; this worker lets it go", job.pk, lost)
 
 
-def _score(batch: _Batch, made: dict[int, list[MadeImage]]) -> None:
-    """Each saved image's realism and alignment scores, in one scorer call for the whole batch."""
-    saved = [(job, index, one) for job in batch.live if job.pk in made for index, one in enumerate(made[job.pk])]
-    scores = images_score(
-        batch.pipe, [one.image for _, _, one in saved], [job.prompt.text_content for job, _, _ in saved]
-    )
-    for (job, index, _), image_scores in zip(saved, scores, strict=True):
-        if image_scores is not None:
-            image_scores_record(job=job, index=index, scores=image_scores)
+def _score_later(batch: _Batch) -> None:
+    """The saved images' scores, in a task of their own: queued behind the jobs already waiting, it never holds
+    them up (generation.scoring)."""
+    if not settings.T2I_IMAGE_SCORES:
+        return
+    from generation.tasks import generation_images_score
+
+    done = [job.pk for job in batch.live if job.status == GenerationJob.Status.SUCCEEDED]
+    if done:
+        generation_images_score.delay(done)
+
+
+def job_images_score(*, job_ids: list[int]) -> None:
+    """Record the realism and alignment scores of the jobs' images that have none yet, a call per model."""
+    by_source: dict[str, list] = {}
+    for image in images_unscored(job_ids=job_ids):
+        by_source.setdefault(image.model_version.source, []).append(image)
+    for source, images in by_source.items():
+        pipe = pipeline_load(source)
+        scores = images_score(pipe, [image_pixels(image) for image in images], [i.prompt.text_content for i in images])
+        for image, image_scores in zip(images, scores, strict=True):
+            if image_scores is not None:
+                image_scores_record(image=image, scores=image_scores)
 
 
 def generation_job_execute(*, job_id: int) -> GenerationJob | None:
@@ -288,9 +301,9 @@ def generation_job_execute(*, job_id: int) -> GenerationJob | None:
         made = with_retries(lambda: _generate(batch), what=f"job {leader.pk}", between=batch.hold)
         _save(batch, made)
         try:
-            _score(batch, made)  # after the jobs are done: their completion waits on no score
-        except Exception:  # the images stand without their scores
-            logger.exception("jobs %s: scoring failed", [job.pk for job in batch.live])
+            _score_later(batch)
+        except Exception:  # the broker is away: the images stand without their scores
+            logger.exception("jobs %s: could not queue their scoring", [job.pk for job in batch.live])
         return leader
     except LeaseLost as lost:
         logger.warning("job %s: %s; this worker lets it go", leader.pk, lost)

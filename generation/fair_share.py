@@ -23,9 +23,11 @@ def _waiting():
     return GenerationJob.objects.filter(status=_Q, cancel_requested=False)
 
 
-def _rotation() -> list[int]:
-    """User ids with queued jobs, in the order they are due: least recently served first, then oldest job."""
-    waiting = dict(_waiting().values("user_id").annotate(oldest=Min("created_at")).values_list("user_id", "oldest"))
+def _rotation(waiting: dict | None = None) -> list[int]:
+    """User ids with queued jobs, in the order they are due: least recently served first, then oldest job.
+    `waiting`: {user id: their oldest queued job's creation}, when the caller has read it already."""
+    if waiting is None:
+        waiting = dict(_waiting().values("user_id").annotate(oldest=Min("created_at")).values_list("user_id", "oldest"))
     served = dict(
         GenerationJob.objects.filter(user_id__in=waiting, started_at__isnull=False)
         .values("user_id")
@@ -64,11 +66,15 @@ def job_queue_position(*, job: GenerationJob) -> int | None:
     gets k + 1 turns first, a user due after it k turns, each capped by how many jobs they have waiting."""
     if job.status != _Q or job.cancel_requested:
         return None
-    rotation = _rotation()
+    waiting = list(_waiting().values_list("user_id", "created_at"))  # one read: the rotation and the counts agree
+    oldest: dict[int, object] = {}
+    for user_id, created_at in waiting:
+        oldest[user_id] = min(created_at, oldest.get(user_id, created_at))
+    rotation = _rotation(oldest)
     if job.user_id not in rotation:
         return None
-    queued = Counter(_waiting().values_list("user_id", flat=True))
-    mine = _waiting().filter(user_id=job.user_id).filter(created_at__lt=job.created_at).count()
+    queued = Counter(user_id for user_id, _ in waiting)
+    mine = sum(1 for user_id, created_at in waiting if user_id == job.user_id and created_at < job.created_at)
     me = rotation.index(job.user_id)
     ahead = mine
     for place, user_id in enumerate(rotation):

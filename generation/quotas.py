@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from generation.models import GeneratedImage, GenerationJob
@@ -52,8 +52,12 @@ def quota_check_submission(*, user, num_images: int) -> None:
     user = get_user_model().objects.select_for_update().get(pk=user.pk)
     quotas, now = quotas_for(user), timezone.now()
     jobs = GenerationJob.objects.filter(user=user)
+    counted = Q(status__in=_COUNTED, created_at__gte=now - DAY)
+    used = jobs.aggregate(
+        active=Count("pk", filter=Q(status__in=_ACTIVE)), images=Sum("prompt__num_images", filter=counted)
+    )
 
-    active = jobs.filter(status__in=_ACTIVE).count()
+    active = used["active"]
     if active >= quotas.active_jobs:
         raise QuotaExceeded(
             limit="active_jobs",
@@ -62,10 +66,9 @@ def quota_check_submission(*, user, num_images: int) -> None:
             retry_after_s=max(5, settings.T2I_JOB_TIME_LIMIT_S // 10),
             message=f"You have {active} jobs queued or running, the most at once; submit more when one finishes.",
         )
-    recent = jobs.filter(status__in=_COUNTED, created_at__gte=now - DAY)
-    images = recent.aggregate(n=Sum("prompt__num_images"))["n"] or 0
+    images = used["images"] or 0
     if images + num_images > quotas.images_per_day:
-        oldest = recent.order_by("created_at").values_list("created_at", flat=True).first() or now
+        oldest = jobs.filter(counted).order_by("created_at").values_list("created_at", flat=True).first() or now
         raise QuotaExceeded(
             limit="images_per_day",
             allowed=quotas.images_per_day,

@@ -1,7 +1,8 @@
 """The worker's per-image scores (ml_engine.evaluation.image_scores): realism and alignment for each Shapes image,
-recorded right after its job succeeds (the completion waits on no score: scoring costs 17-37 ms an image on a
-CPU core, bench/bench_image_scores.py). Scoring is a courtesy to the gallery, never a reason to lose a picture: a
-scorer that cannot load or fails leaves the scores empty."""
+recorded by a task the worker runs once its jobs succeeded (generation.tasks.generation_images_score). Its message
+queues behind the jobs already waiting, so neither a completion nor a waiting job waits on a score (scoring costs
+17-37 ms an image on a CPU core, bench/bench_image_scores.py). Scoring is a courtesy to the gallery, never a reason
+to lose a picture: a scorer that cannot load or fails leaves the scores empty."""
 
 from __future__ import annotations
 
@@ -51,11 +52,27 @@ def images_score(pipe, images: list, prompts: list[str]) -> list[dict | None]:
     return [{**s.as_dict(), "judge": scorer.calibration.judge} for s in scored]
 
 
-def image_scores_record(*, job, index: int, scores: dict) -> None:
+def images_unscored(*, job_ids: list[int]) -> list[GeneratedImage]:
+    return list(
+        GeneratedImage.objects.filter(job_id__in=job_ids, realism_score__isnull=True)
+        .select_related("prompt", "model_version")
+        .order_by("job_id", "index")
+    )
+
+
+def image_pixels(image: GeneratedImage):
+    """The image as its pipeline made it (PNG is lossless)."""
+    from PIL import Image
+
+    with image.file.open("rb") as file:
+        return Image.open(file).convert("RGB")
+
+
+def image_scores_record(*, image: GeneratedImage, scores: dict) -> None:
     """Store one image's scores; a database blip loses only the scores, which the image can do without."""
     try:
-        GeneratedImage.objects.filter(job=job, index=index).update(
+        GeneratedImage.objects.filter(pk=image.pk).update(
             realism_score=scores["realism"], alignment_score=scores["alignment"], scores=scores
         )
     except DatabaseError:
-        logger.warning("could not store the scores of job %s's image %s", job.pk, index, exc_info=True)
+        logger.warning("could not store the scores of image %s", image.pk, exc_info=True)

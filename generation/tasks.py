@@ -12,7 +12,7 @@ from celery.signals import worker_ready
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from generation.execution import generation_job_execute, pipeline_warm_up
+from generation.execution import generation_job_execute, job_images_score, pipeline_warm_up
 from generation.reconciler import generation_jobs_reconcile as reconcile
 
 
@@ -28,6 +28,12 @@ def generation_job_run(self, job_id: int) -> None:
         generation_job_execute(job_id=job_id)
     except (OperationalError, InterfaceError) as exc:  # the database was away before the job was claimed
         raise self.retry(exc=exc, countdown=min(2**self.request.retries, 30)) from exc
+
+
+@shared_task(ignore_result=True)
+def generation_images_score(job_ids: list[int]) -> None:
+    """The realism and alignment scores of finished jobs' images (generation.scoring); scoring twice is harmless."""
+    job_images_score(job_ids=job_ids)
 
 
 @shared_task(ignore_result=True)
