@@ -77,12 +77,17 @@ def _claim(job_id: int, owner: str) -> GenerationJob | None:
 
 
 def _claim_due(job_id: int, owner: str) -> GenerationJob | None:
-    """A delivery of a queued job is a turn to run the job that is due under fair share (generation.fair_share):
-    if that is another user's, run it (the delivered job may share its call; if not, its message is sent again,
-    so every queued job keeps one)."""
+    """A delivery is a turn to run the job that is due under fair share (generation.fair_share): if that is another
+    user's, run it (the delivered job may share its call; if not, its message is sent again, so every queued job
+    keeps one). The message of a job that already ran (in another's call) or runs under a live lease is a turn
+    too: the due job runs now instead of waiting for its own message behind the spent ones."""
     queued = GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED)
+    delivered = GenerationJob.objects.filter(pk=job_id).only("status", "lease_expires_at").first()
+    taken_over = delivered is not None and delivered.status == GenerationJob.Status.RUNNING
+    taken_over = taken_over and not lease_is_live(delivered)  # its worker died: this turn takes it over
+    spent = delivered is None or (delivered.status != GenerationJob.Status.QUEUED and not taken_over)
     # with no other job waiting, the delivered one is due: no rotation to work out
-    if queued.filter(pk=job_id).exists() and queued.exclude(pk=job_id).exists():
+    if queued.exclude(pk=job_id).exists() and (spent or queued.filter(pk=job_id).exists()):
         for due_id in job_due_ids():
             if due_id == job_id:
                 break
@@ -90,7 +95,7 @@ def _claim_due(job_id: int, owner: str) -> GenerationJob | None:
             if job is not None:
                 logger.info("job %s is due before job %s (fair share)", due_id, job_id)
                 return job
-    return _claim(job_id, owner)
+    return None if spent else _claim(job_id, owner)
 
 
 def _finish(job: GenerationJob, owner: str, status: str, error: str = "") -> GenerationJob | None:

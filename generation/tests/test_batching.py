@@ -115,3 +115,14 @@ def test_a_job_cancelled_mid_call_ends_at_once_while_the_others_finish(
     mine, theirs = _refreshed(mine, theirs)
     assert theirs.status == "cancelled" and not theirs.images.exists()
     assert mine.status == "succeeded" and mine.images.get().batch_rows == 2
+
+
+def test_the_message_of_a_job_that_ran_in_another_call_is_a_turn_for_the_next_due_job(alice, bob, model_version):
+    first, mate = _queued(alice, model_version, seed=1), _queued(bob, model_version, seed=2)
+    generation_job_execute(job_id=first.pk)
+    assert _refreshed(mate)[0].status == "succeeded"  # it ran in first's call; its message is still in the queue
+    later = _queued(alice, model_version, seed=3)
+
+    assert generation_job_execute(job_id=mate.pk).pk == later.pk  # no wait for later's own message
+    assert _refreshed(later)[0].status == "succeeded"
+    assert generation_job_execute(job_id=later.pk) is None  # a spent message with nothing waiting: nothing runs
