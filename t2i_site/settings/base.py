@@ -90,9 +90,6 @@ else:
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 20,
             },
-            # the web's pool threads and the worker keep their connections between requests (t2i_site.http_pool)
-            "CONN_MAX_AGE": 600,
-            "CONN_HEALTH_CHECKS": True,
         }
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -161,8 +158,6 @@ T2I_IMAGE_SCORES = env_bool("T2I_IMAGE_SCORES", True)
 # how long a synchronous request (OpenAI's images/generations, A1111's txt2img) waits for its job
 T2I_SYNC_WAIT_S = env_float("T2I_SYNC_WAIT_S", 600.0, minimum=1.0)
 T2I_WORKERS = env_int("T2I_WORKERS", 1, minimum=1)  # generation worker processes `runstudio` starts
-# threads a daphne process serves HTTP requests on (t2i_site.http_pool); each keeps its database connection
-T2I_WEB_THREADS = env_int("T2I_WEB_THREADS", 8, minimum=1)
 T2I_JOB_MAX_ATTEMPTS = env_int("T2I_JOB_MAX_ATTEMPTS", 3, minimum=1)
 T2I_RECONCILE_INTERVAL_S = env_float("T2I_RECONCILE_INTERVAL_S", 15.0, minimum=0.1)
 T2I_RECONCILE_QUEUED_AFTER_S = env_float("T2I_RECONCILE_QUEUED_AFTER_S", 30.0, minimum=0.0)
