@@ -81,13 +81,13 @@ def _claim_due(job_id: int, owner: str) -> GenerationJob | None:
     user's, run it (the delivered job may share its call; if not, its message is sent again, so every queued job
     keeps one). The message of a job that already ran (in another's call) or runs under a live lease is a turn
     too: the due job runs now instead of waiting for its own message behind the spent ones."""
-    queued = GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED)
     delivered = GenerationJob.objects.filter(pk=job_id).only("status", "lease_expires_at").first()
-    taken_over = delivered is not None and delivered.status == GenerationJob.Status.RUNNING
-    taken_over = taken_over and not lease_is_live(delivered)  # its worker died: this turn takes it over
-    spent = delivered is None or (delivered.status != GenerationJob.Status.QUEUED and not taken_over)
+    status = delivered.status if delivered is not None else None
+    taken_over = status == GenerationJob.Status.RUNNING and not lease_is_live(delivered)  # its worker died
+    spent = status != GenerationJob.Status.QUEUED and not taken_over
     # with no other job waiting, the delivered one is due: no rotation to work out
-    if queued.exclude(pk=job_id).exists() and (spent or queued.filter(pk=job_id).exists()):
+    others = GenerationJob.objects.filter(status=GenerationJob.Status.QUEUED).exclude(pk=job_id)
+    if not taken_over and others.exists():
         for due_id in job_due_ids():
             if due_id == job_id:
                 break
